@@ -1,0 +1,1 @@
+"""The rexbert encoder: ModernBERT architecture, built for training speed."""

@@ -1,0 +1,1 @@
+"""rexbert recipe stage."""

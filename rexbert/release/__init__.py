@@ -1,0 +1,1 @@
+"""rexbert release stage."""

@@ -1,0 +1,1 @@
+"""rexbert train stage."""
