@@ -12,6 +12,7 @@ import argparse
 import importlib
 import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from rexbert import __version__
@@ -80,7 +81,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         status = handler(args)
     except UserError as err:
         if args.debug:
-            log.exception("user error")
+            traceback.print_exc()
         print(f"rexbert: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

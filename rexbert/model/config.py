@@ -41,6 +41,8 @@ class ModelConfig(ConfigModel):
     sep_token_id: int = Field(50282, ge=0)
     mask_token_id: int = Field(50284, ge=0)
     attention_backend: Literal["auto", "sdpa", "flex", "flash"] = "auto"
+    # Run the encoder under bf16 autocast when it is on a CUDA device (weights stay fp32).
+    gpu_bf16_autocast: bool = True
 
     @model_validator(mode="after")
     def _check_shapes(self) -> ModelConfig:

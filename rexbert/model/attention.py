@@ -1,0 +1,352 @@
+"""Attention over packed documents: global (whole document) and local (sliding window).
+
+Backends
+* `sdpa` (CPU default; any device): PyTorch's `scaled_dot_product_attention` on regrouped tokens.
+  - local layers: the token stream is cut into query chunks of `w = window/2` tokens; chunk c's
+    keys are the stream positions [c·w − w, c·w + 2w), i.e. the chunk and its two neighbours,
+    which contain every key with |i − j| ≤ w. A boolean mask keeps |i − j| ≤ w and the same
+    document. Cost is 3w keys per query whatever the length — linear in the sequence, where a
+    masked full attention (transformers on SDPA) pays all L keys per query.
+  - global layers: documents of similar length are grouped into buckets; each bucket is one
+    batched SDPA call padded to its longest document with a key-padding mask. Grouping bounds
+    the wasted area, and a lone document runs unmasked on a plain slice.
+* `flash` (CUDA + flash-attn installed): `flash_attn_varlen_func` on the packed stream with
+  `cu_seqlens`, window (w, w) on local layers. Imported lazily.
+* `flex` (CUDA, or CPU inference): FlexAttention with a block mask (same document, and
+  |i − j| ≤ w on local layers), built once per batch and shared by all layers. PyTorch has no
+  FlexAttention backward on CPU, so CPU training must use `sdpa`.
+* `auto`: flash on CUDA when flash-attn imports, else flex on CUDA, else sdpa.
+
+All of them compute exactly the same function (tests/model compare them).
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+
+from rexbert.errors import UserError
+from rexbert.model.rotary import rotary_cos_sin
+
+BACKENDS = ("auto", "sdpa", "flex", "flash")
+# Global-attention buckets: a document joins the current bucket while the bucket's padded area
+# stays within this factor of its real area; short documents are always grouped together.
+BUCKET_WASTE = 1.3
+SHORT_DOCUMENT = 64
+
+
+def flash_attn_available() -> bool:
+    """True when the flash-attn package imports (it needs CUDA)."""
+    try:
+        import flash_attn  # noqa: F401
+    except Exception:  # ImportError, or a broken CUDA build raising at import
+        return False
+    return True
+
+
+def resolve_backend(name: str, device: torch.device) -> str:
+    """Turn the configured backend (auto/sdpa/flex/flash) into the one used on `device`."""
+    if name not in BACKENDS:
+        raise UserError(f"attention_backend '{name}' is unknown; choose one of {', '.join(BACKENDS)}")
+    cuda = device.type == "cuda"
+    if name == "auto":
+        if cuda:
+            return "flash" if flash_attn_available() else "flex"
+        return "sdpa"
+    if name == "flash" and not (cuda and flash_attn_available()):
+        raise UserError(
+            "attention_backend 'flash' needs a CUDA device and the flash-attn package; "
+            "install flash-attn or set attention_backend to 'auto'"
+        )
+    return name
+
+
+@dataclass
+class GlobalBucket:
+    """Documents attended together in one padded SDPA call."""
+
+    num_docs: int
+    length: int  # padded length (longest document of the bucket)
+    gather: torch.Tensor | None  # [num_docs * length] stream index, T for padding; None = slice
+    start: int  # stream offset when `gather` is None (one document, or equal-length neighbours)
+    key_mask: torch.Tensor | None  # [num_docs, 1, 1, length] bool, None when no padding
+    valid: torch.Tensor | None  # [num_docs * length] bool rows that are real tokens
+
+
+@dataclass
+class PackedLayout:
+    """Everything about a packed batch that every layer shares, computed once per forward."""
+
+    cu_seqlens: torch.Tensor  # [docs + 1] int32
+    max_seqlen: int
+    window_half: int
+    backend: str
+    position_ids: torch.Tensor  # [T]
+    doc_ids: torch.Tensor  # [T]
+    global_inv_freq: torch.Tensor
+    local_inv_freq: torch.Tensor
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def build(
+        cls,
+        cu_seqlens: torch.Tensor,
+        max_seqlen: int,
+        window_half: int,
+        backend: str,
+        global_inv_freq: torch.Tensor,
+        local_inv_freq: torch.Tensor,
+    ) -> PackedLayout:
+        """Derive per-token document ids and positions (restarting at 0 per document)."""
+        cu = cu_seqlens.to(torch.int64)
+        lengths = cu[1:] - cu[:-1]
+        total = int(cu[-1])
+        doc_ids = torch.repeat_interleave(torch.arange(lengths.numel(), device=cu.device), lengths)
+        position_ids = torch.arange(total, device=cu.device) - cu[:-1].index_select(0, doc_ids)
+        return cls(
+            cu_seqlens=cu_seqlens.to(torch.int32),
+            max_seqlen=max_seqlen,
+            window_half=window_half,
+            backend=backend,
+            position_ids=position_ids,
+            doc_ids=doc_ids,
+            global_inv_freq=global_inv_freq,
+            local_inv_freq=local_inv_freq,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        """T, the number of packed tokens."""
+        return self.doc_ids.numel()
+
+    def _cached(self, key: str, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def rotary(self, is_global: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos, sin [T, 1, d] for this layer type."""
+        inv_freq = self.global_inv_freq if is_global else self.local_inv_freq
+        return self._cached(
+            f"rope_{is_global}", lambda: rotary_cos_sin(inv_freq, self.position_ids)
+        )
+
+    def local_is_global(self) -> bool:
+        """When no document is longer than the window, sliding-window attention sees the whole
+        document, so local layers can reuse the (cheaper here) global grouping."""
+        return self.max_seqlen <= self.window_half + 1
+
+    # -- sdpa: global buckets --------------------------------------------------------------
+
+    def global_buckets(self) -> tuple[list[GlobalBucket], torch.Tensor | None]:
+        """Buckets of documents and the permutation that puts their outputs back in order."""
+        return self._cached("global_buckets", self._make_global_buckets)
+
+    def _make_global_buckets(self) -> tuple[list[GlobalBucket], torch.Tensor | None]:
+        device = self.doc_ids.device
+        starts = self.cu_seqlens[:-1].tolist()
+        lengths = (self.cu_seqlens[1:] - self.cu_seqlens[:-1]).tolist()
+        order = sorted(range(len(lengths)), key=lambda d: -lengths[d])
+        groups: list[list[int]] = []
+        for doc in order:
+            if groups:
+                group = groups[-1]
+                longest = lengths[group[0]]
+                real = sum(lengths[d] for d in group) + lengths[doc]
+                if longest <= SHORT_DOCUMENT or longest * (len(group) + 1) <= BUCKET_WASTE * real:
+                    group.append(doc)
+                    continue
+            groups.append([doc])
+        if len(groups) == 1 and len(set(lengths)) == 1:
+            # Equal-length documents back to back (fixed-length packs): a plain reshape.
+            return [GlobalBucket(len(lengths), lengths[0], None, 0, None, None)], None
+        buckets = []
+        destinations = []
+        for group in groups:
+            longest = lengths[group[0]]
+            if len(group) == 1:
+                doc = group[0]
+                buckets.append(GlobalBucket(1, longest, None, starts[doc], None, None))
+                destinations.append(torch.arange(starts[doc], starts[doc] + longest, device=device))
+                continue
+            offsets = torch.arange(longest, device=device)
+            group_starts = torch.tensor([starts[d] for d in group], device=device)
+            group_lengths = torch.tensor([lengths[d] for d in group], device=device)
+            valid = offsets[None, :] < group_lengths[:, None]  # [docs, longest]
+            index = torch.where(valid, group_starts[:, None] + offsets[None, :], self.total_tokens)
+            flat_valid = valid.reshape(-1)
+            buckets.append(
+                GlobalBucket(
+                    num_docs=len(group),
+                    length=longest,
+                    gather=index.reshape(-1),
+                    start=0,
+                    key_mask=None if bool(valid.all()) else valid[:, None, None, :],
+                    valid=None if bool(valid.all()) else flat_valid,
+                )
+            )
+            destinations.append(index.reshape(-1)[flat_valid])
+        # out_sorted[i] is the output of stream token destinations[i]; invert to stream order.
+        destination = torch.cat(destinations)
+        inverse = torch.empty_like(destination)
+        inverse[destination] = torch.arange(destination.numel(), device=device)
+        return buckets, inverse
+
+    # -- sdpa: local chunks ----------------------------------------------------------------
+
+    def local_chunks(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        """(key gather index [chunks·3w], mask [chunks, 1, w, 3w], padded length) for local SDPA."""
+        return self._cached("local_chunks", self._make_local_chunks)
+
+    def _make_local_chunks(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+        w = self.window_half
+        total = self.total_tokens
+        device = self.doc_ids.device
+        chunks = -(-total // w)
+        padded = chunks * w
+        key_pos = (torch.arange(chunks, device=device)[:, None] * w - w) + torch.arange(
+            3 * w, device=device
+        )[None, :]  # [chunks, 3w] stream positions, may fall outside [0, T)
+        inside = (key_pos >= 0) & (key_pos < total)
+        key_index = torch.where(inside, key_pos, total)  # row T of the padded tensor is zeros
+        # Padding tokens (queries past T and keys outside the stream) share document id -1, so a
+        # padded query always sees at least itself: no all-masked softmax rows.
+        doc_pad = torch.cat([self.doc_ids, self.doc_ids.new_full((1,), -1)])
+        key_doc = doc_pad.index_select(0, key_index.reshape(-1)).view(chunks, 3 * w)
+        query_doc = F.pad(self.doc_ids, (0, padded - total), value=-1).view(chunks, w)
+        offsets_q = torch.arange(w, device=device)[:, None]
+        offsets_k = torch.arange(3 * w, device=device)[None, :] - w
+        band = (offsets_q - offsets_k).abs() <= w  # [w, 3w]
+        mask = (query_doc[:, :, None] == key_doc[:, None, :]) & band[None]
+        return key_index.reshape(-1), mask[:, None], padded
+
+    # -- flex ------------------------------------------------------------------------------
+
+    def flex_block_mask(self, is_global: bool):
+        """FlexAttention block mask over the whole stream (same document, window on local)."""
+        return self._cached(f"flex_{is_global}", lambda: self._make_flex_mask(is_global))
+
+    def _make_flex_mask(self, is_global: bool):
+        from torch.nn.attention.flex_attention import create_block_mask
+
+        doc_ids = self.doc_ids
+        w = self.window_half
+
+        def same_document(b, h, q_idx, kv_idx):
+            return doc_ids[q_idx] == doc_ids[kv_idx]
+
+        def same_document_window(b, h, q_idx, kv_idx):
+            return (doc_ids[q_idx] == doc_ids[kv_idx]) & ((q_idx - kv_idx).abs() <= w)
+
+        mask_mod = same_document if is_global else same_document_window
+        total = self.total_tokens
+        # Compiling the mask builder avoids materialising a T×T mask (seconds at 8k tokens).
+        return create_block_mask(
+            mask_mod, None, None, total, total, device=doc_ids.device,
+            _compile=doc_ids.device.type == "cuda",
+        )
+
+
+def attend(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: PackedLayout, is_global: bool
+) -> torch.Tensor:
+    """Attention of packed [T, heads, d] queries/keys/values within documents → [T, heads, d]."""
+    if layout.backend == "flash":
+        return _flash(q, k, v, layout, is_global)
+    if layout.backend == "flex":
+        return _flex(q, k, v, layout, is_global)
+    if is_global or layout.local_is_global():
+        return _sdpa_global(q, k, v, layout)
+    return _sdpa_local(q, k, v, layout)
+
+
+def _sdpa_global(q, k, v, layout: PackedLayout) -> torch.Tensor:
+    buckets, inverse = layout.global_buckets()
+    total, heads, d = q.shape
+    if inverse is None:  # equal-length documents: one reshape, no mask
+        bucket = buckets[0]
+
+        def as_batch(x):
+            return x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(as_batch(q), as_batch(k), as_batch(v))
+        return out.transpose(1, 2).reshape(total, heads, d)
+    zero_row = q.new_zeros(1, heads, d)
+    padded = None
+    outputs = []
+    for bucket in buckets:
+        if bucket.gather is None:
+            sl = slice(bucket.start, bucket.start + bucket.length)
+            qb, kb, vb = (x[sl].unsqueeze(0).transpose(1, 2) for x in (q, k, v))
+        else:
+            if padded is None:
+                padded = [torch.cat([x, zero_row]) for x in (q, k, v)]
+            qb, kb, vb = (
+                x.index_select(0, bucket.gather)
+                .view(bucket.num_docs, bucket.length, heads, d)
+                .transpose(1, 2)
+                for x in padded
+            )
+        out = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=bucket.key_mask)
+        out = out.transpose(1, 2).reshape(-1, heads, d)
+        if bucket.valid is not None:
+            out = out[bucket.valid]
+        outputs.append(out)
+    return torch.cat(outputs).index_select(0, inverse)
+
+
+def _sdpa_local(q, k, v, layout: PackedLayout) -> torch.Tensor:
+    key_index, mask, padded_len = layout.local_chunks()
+    total, heads, d = q.shape
+    w = layout.window_half
+    chunks = padded_len // w
+    qc = F.pad(q, (0, 0, 0, 0, 0, padded_len - total)).view(chunks, w, heads, d).transpose(1, 2)
+    zero_row = k.new_zeros(1, heads, d)
+
+    def neighbourhood(x):
+        return (
+            torch.cat([x, zero_row]).index_select(0, key_index)
+            .view(chunks, 3 * w, heads, d).transpose(1, 2)
+        )
+
+    out = F.scaled_dot_product_attention(qc, neighbourhood(k), neighbourhood(v), attn_mask=mask)
+    return out.transpose(1, 2).reshape(padded_len, heads, d)[:total]
+
+
+@functools.cache
+def _compiled_flex_attention():
+    """FlexAttention must be compiled to run its fused kernel; compile once per process."""
+    from torch.nn.attention.flex_attention import flex_attention
+
+    return torch.compile(flex_attention, dynamic=False)
+
+
+def _flex(q, k, v, layout: PackedLayout, is_global: bool) -> torch.Tensor:
+    from torch.nn.attention.flex_attention import flex_attention
+
+    if q.device.type == "cpu" and torch.is_grad_enabled() and q.requires_grad:
+        raise UserError(
+            "attention_backend 'flex' cannot train on CPU (PyTorch has no FlexAttention backward "
+            "there); set attention_backend to 'sdpa' or 'auto'"
+        )
+    block_mask = layout.flex_block_mask(is_global)
+    fn = _compiled_flex_attention() if q.device.type == "cuda" else flex_attention
+    out = fn(*(x.transpose(0, 1).unsqueeze(0) for x in (q, k, v)), block_mask=block_mask)
+    return out.squeeze(0).transpose(0, 1)
+
+
+def _flash(q, k, v, layout: PackedLayout, is_global: bool) -> torch.Tensor:
+    from flash_attn import flash_attn_varlen_func
+
+    dtype = q.dtype
+    if dtype not in (torch.float16, torch.bfloat16):  # flash-attn kernels are half precision only
+        q, k, v = (x.to(torch.bfloat16) for x in (q, k, v))
+    window = (-1, -1) if is_global else (layout.window_half, layout.window_half)
+    out = flash_attn_varlen_func(
+        q, k, v, layout.cu_seqlens, layout.cu_seqlens, layout.max_seqlen, layout.max_seqlen,
+        dropout_p=0.0, causal=False, window_size=window,
+    )
+    return out.to(dtype)

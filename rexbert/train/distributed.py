@@ -1,0 +1,95 @@
+"""Distribution applied outside the model: process group from torchrun, DDP or FSDP2 wrapping.
+
+`torchrun --nproc_per_node N -m rexbert pretrain …` sets RANK/WORLD_SIZE/LOCAL_RANK; we then join
+a process group (NCCL on CUDA, gloo on CPU) and wrap the plain `RexBertForMaskedLM`:
+DDP replicates it, FSDP2 (`fully_shard`, per encoder layer then the root) shards parameters,
+gradients and optimizer state for models that do not fit one device (the `large` preset).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    """This process's place in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        """Rank 0 writes files and shows progress."""
+        return self.rank == 0
+
+    @property
+    def enabled(self) -> bool:
+        """Whether a process group is active."""
+        return self.world_size > 1
+
+
+def init_distributed() -> DistInfo:
+    """Join the torchrun process group if there is one; otherwise a single-process job."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    if torch.cuda.is_available():
+        device = torch.device("cuda", local_rank)
+        torch.cuda.set_device(device)
+    else:
+        device = torch.device("cpu")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group(backend="nccl" if device.type == "cuda" else "gloo")
+    rank = dist.get_rank() if world_size > 1 else 0
+    return DistInfo(rank=rank, world_size=world_size, local_rank=local_rank, device=device)
+
+
+def wrap_model(model: nn.Module, info: DistInfo, strategy: str) -> nn.Module:
+    """DDP or FSDP2 around the model (identity on one process). `auto` picks DDP."""
+    if not info.enabled:
+        return model
+    if strategy == "fsdp2":
+        from torch.distributed.fsdp import fully_shard
+
+        for layer in model.model.layers:
+            fully_shard(layer)
+        fully_shard(model)
+        return model
+    from torch.nn.parallel import DistributedDataParallel
+
+    device_ids = [info.local_rank] if info.device.type == "cuda" else None
+    return DistributedDataParallel(model, device_ids=device_ids)
+
+
+def is_fsdp(model: nn.Module) -> bool:
+    """Whether `fully_shard` was applied (parameters are DTensors)."""
+    from torch.distributed.fsdp import FSDPModule
+
+    return isinstance(model, FSDPModule)
+
+
+def all_reduce_sum(values: torch.Tensor, info: DistInfo) -> torch.Tensor:
+    """Sum a small tensor over ranks (identity on one process)."""
+    if info.enabled:
+        values = values.clone()
+        dist.all_reduce(values, op=dist.ReduceOp.SUM)
+    return values
+
+
+def barrier(info: DistInfo) -> None:
+    """Wait for every rank."""
+    if info.enabled:
+        dist.barrier()
+
+
+def destroy(info: DistInfo) -> None:
+    """Leave the process group."""
+    if info.enabled and dist.is_initialized():
+        dist.destroy_process_group()

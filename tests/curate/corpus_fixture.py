@@ -1,0 +1,71 @@
+"""A tiny FineFineWeb-layout corpus with planted problems, for curate tests that must not wait for the demo generator."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+COMMERCE = [
+    "This {item} is on sale today for only {price} dollars with free shipping and easy returns. The brand offers sizes from small to large and customers say the quality is worth the money. Add to cart before the deal ends, and read the reviews of buyers who bought it for their family.",
+    "Our buying guide compares the best {item} models to buy this year. We tested the features, the price and the warranty of each product, and we recommend the one with the highest customer rating. It is available in every store and online with a discount code for new customers.",
+    "I bought the {item} last month and here is my honest review. The price was fair, the delivery was fast and the product has held up well. If you are shopping for a {item}, compare the specs and check whether the retailer offers a money back guarantee.",
+]
+NON_COMMERCE = [
+    "The city council met on Tuesday to discuss the new budget for the schools and the roads. The mayor said that the plan would take several years and that residents should be patient while the work is done in each district of the town.",
+    "In the final match of the season the home team scored two goals in the second half and won the title. The coach praised the players for their effort and said that the fans had been the best part of the whole year for everyone at the club.",
+    "The history of the old bridge goes back to the eighteenth century, when the river was the main route for trade. The structure was rebuilt after a flood and is now a place where people walk in the evening and remember the story of the town.",
+]
+GERMAN = "Der Stadtrat hat am Dienstag über den neuen Haushalt für die Schulen und die Straßen beraten. Der Bürgermeister sagte, dass der Plan mehrere Jahre dauern werde und dass die Bewohner Geduld haben sollten, während die Arbeiten in jedem Bezirk der Stadt durchgeführt werden."
+PROFANE = "This fucking product is shit and the seller is a total asshole. What a bullshit experience, the whole thing was a fucking scam and the customer service was shit too, and that is the truth about the store."
+FILLER = ("apple river stone cloud green quiet morning garden window letter candle silver forest mountain ocean pencil orange violet thunder meadow bridge lantern harbor castle dragon feather "
+          "planet rocket island valley winter summer autumn spring velvet marble copper crystal").split()
+ITEMS = ["jacket", "camera", "guitar", "blender", "helmet", "tent", "lipstick", "watch", "bicycle", "kettle"]
+
+
+def make_corpus(root: Path, seed: int = 0, per_domain: int = 40,
+                domains=("news", "sports", "fashion")) -> dict[str, dict]:
+    """Write root/<domain>/<domain>_000000.jsonl (+ a second shard for the first domain); return truth by id."""
+    rng = random.Random(seed)
+    truth: dict[str, dict] = {}
+    for d_index, domain in enumerate(domains):
+        rows = []
+        for i in range(per_domain):
+            doc_id = f"{domain}-{i}"
+            commerce = i % 2 == 0
+            template = rng.choice(COMMERCE if commerce else NON_COMMERCE)
+            text = template.format(item=rng.choice(ITEMS), price=rng.randint(5, 500))
+            # make documents distinct so that only planted duplicates are near-duplicates
+            text += " " + " ".join(rng.choice(FILLER) for _ in range(40)) + "."
+            language, profane = "en", False
+            if i % 13 == 5:
+                text, language = GERMAN + f" {i} {domain}", "de"
+            if i % 17 == 3:
+                text, profane = PROFANE + f" {i}", True
+            rows.append({"text": text, "url": f"https://example.com/{doc_id}", "domain": domain, "language_score": 0.9, "id": doc_id})
+            truth[doc_id] = {"id": doc_id, "domain": domain, "commerce": commerce, "language": language, "profane": profane,
+                             "duplicate_of": None, "near_duplicate": False}
+        # planted near-duplicate of document 0
+        dup = dict(rows[0], id=f"{domain}-dup", text=rows[0]["text"].replace("today", "now", 1))
+        rows.append(dup)
+        truth[dup["id"]] = dict(truth[rows[0]["id"]], id=dup["id"], duplicate_of=rows[0]["id"], near_duplicate=True)
+        folder = root / domain
+        folder.mkdir(parents=True, exist_ok=True)
+        lines = [json.dumps(r).encode() for r in rows]
+        if d_index == 0:
+            # bad input of every kind
+            lines += [b"{not json", json.dumps({"url": "u", "domain": domain, "language_score": 0.5, "id": "x1"}).encode(),
+                      b'{"text": "caf\xe9", "url": "u", "domain": "news", "language_score": 0.5, "id": "x2"}',
+                      json.dumps({"text": "   ", "url": "u", "domain": domain, "language_score": 0.5, "id": "x3"}).encode(),
+                      json.dumps({"text": "word " * 2_100_000, "url": "u", "domain": domain, "language_score": 0.5,
+                                  "id": "x4"}).encode()]
+            half = len(lines) // 2
+            (folder / f"{domain}_000000.jsonl").write_bytes(b"\n".join(lines[:half]) + b"\n")
+            (folder / f"{domain}_000001.jsonl").write_bytes(b"\n".join(lines[half:]) + b"\n")
+        else:
+            (folder / f"{domain}_000000.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    # a domain that is not declared in the test config
+    (root / "finance").mkdir(exist_ok=True)
+    (root / "finance" / "finance_000000.jsonl").write_text(json.dumps({"text": "stocks", "url": "u", "domain": "finance",
+                                                                        "language_score": 0.9, "id": "f1"}) + "\n")
+    return truth
