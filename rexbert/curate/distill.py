@@ -77,7 +77,7 @@ def train_fasttext(texts: Sequence[str], labels: Sequence[bool], cfg, seed: int)
                 # thread=1: fastText's multi-threaded SGD is not reproducible; the data here is small
                 model = fasttext.train_supervised(
                     input=path, lr=lr, epoch=cfg.epochs, wordNgrams=cfg.word_ngrams, dim=cfg.dim,
-                    minCount=cfg.min_count, loss="softmax", thread=1, seed=seed, verbose=0,
+                    minCount=cfg.min_count, bucket=cfg.bucket, loss="softmax", thread=1, seed=seed, verbose=0,
                 )
                 break
             except RuntimeError as err:

@@ -197,6 +197,7 @@ def run_clean(ws: Workspace, cfg: CurateConfig, input_dir: str | None) -> None:
     if input_dir is None:
         raise UserError("stage 'clean' needs --input DIR (a FineFineWeb-layout folder)")
     tasks = _tasks(cfg, input_dir)
+    _record_domain_focus(ws, cfg, input_dir)
     work, rej, comp = ws.work, str(ws.rejected), cfg.output.compression
     counts = work / "counts"
     chars = cfg.output.rejected_text_chars
@@ -211,10 +212,12 @@ def run_clean(ws: Workspace, cfg: CurateConfig, input_dir: str | None) -> None:
     if cleaning.language.enabled:
         pass1.append(steps.LanguageFilter(cleaning.language.languages, cleaning.language.min_score,
                                           cleaning.language.model_path, exclusion_writer=rejects("language")))
-    if cleaning.quality.enabled:
-        pass1.append(steps.QualityFilter(cleaning.quality, exclusion_writer=rejects("quality")))
+    # profanity before quality: adult spam pages are often list-like and would otherwise be
+    # dropped as low quality, hiding what they are from the statistics
     if cleaning.profanity.enabled:
         pass1.append(steps.ProfanityFilter(cleaning.profanity, exclusion_writer=rejects("profanity")))
+    if cleaning.quality.enabled:
+        pass1.append(steps.QualityFilter(cleaning.quality, exclusion_writer=rejects("quality")))
     pass1.append(steps.intermediate_writer(str(work / "stage1")))
     sampler = steps.SampleCandidates(str(work / "sample_candidates"), cfg.domains.filter_required,
                                      cfg.sampling.per_domain, cfg.sampling.seed)
@@ -241,6 +244,17 @@ def run_clean(ws: Workspace, cfg: CurateConfig, input_dir: str | None) -> None:
     _run_chain(cfg, [e1, e2, e3, e4])
 
 
+def _record_domain_focus(ws: Workspace, cfg: CurateConfig, input_dir: str) -> None:
+    """Which input domains were read and which were left out by the domain focus (for stats)."""
+    from rexbert.sources.finefineweb import list_domain_files
+
+    files = list_domain_files(input_dir)
+    atomic_write_json(ws.work / "domain_focus.json", {
+        "declared_missing_from_input": sorted(set(cfg.all_domains) - set(files)),
+        "not_selected": {d: len(paths) for d, paths in sorted(files.items()) if d not in cfg.all_domains},
+    })
+
+
 def _build_labellers(ws: Workspace, cfg: CurateConfig):
     from rexbert.curate.labellers.base import build_labeller, load_prompt
 
@@ -260,6 +274,9 @@ def run_label(ws: Workspace, cfg: CurateConfig) -> None:
     sample = audit.merge_sample(ws.work / "sample_candidates", cfg.domains.filter_required, cfg.sampling.per_domain)
     from rexbert.fileio import write_jsonl
 
+    if not sample:
+        raise UserError(f"{ws.out}: no document of the filter-required domains ({', '.join(cfg.domains.filter_required)}) "
+                        f"survived cleaning, so there is nothing to label; check rejected/ and the cleaning settings")
     write_jsonl(ws.work / "label" / "sample.jsonl", sample)
     items = audit.items_of(sample)
     labeller = build_labeller(cfg.labelling.labeller, load_prompt(cfg.labelling.prompt), ws.work / "label_cache.sqlite", cfg.seed)

@@ -19,7 +19,7 @@ from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_json, atomic_write_text, iter_jsonl, read_json
 
 TOKEN_DEFINITION = "word-level tokens: words and punctuation marks (regex \\w+|[^\\w\\s])"
-STAGE_ORDER = ("read", "language", "quality", "profanity", "dedup", "relevance")
+STAGE_ORDER = ("read", "language", "profanity", "quality", "dedup", "relevance")
 
 
 def collect_stats(ws, cfg) -> dict[str, Any]:
@@ -52,11 +52,15 @@ def collect_stats(ws, cfg) -> dict[str, Any]:
             "dropped": sum(by_domain.get(domain, Counter()).values()),
         }
     total_dropped = sum(reasons.values())
+    focus_path = ws.work / "domain_focus.json"
+    focus = read_json(focus_path) if focus_path.is_file() else {}
     return {
         "documents_kept": sum(kept_docs.values()), "tokens_kept": sum(kept_tokens.values()),
         "documents_dropped": total_dropped, "documents_read": sum(kept_docs.values()) + total_dropped,
         "token_definition": TOKEN_DEFINITION,
         "domains": domains,
+        "domains_not_selected_files": focus.get("not_selected", {}),
+        "declared_domains_missing_from_input": focus.get("declared_missing_from_input", []),
         "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "drop_reasons_by_stage": {s: dict(sorted(c.items())) for s, c in by_stage.items()},
         "drop_reasons_by_domain": {d: dict(sorted(c.items())) for d, c in sorted(by_domain.items())},
@@ -101,10 +105,13 @@ def plot_calibration(validation: dict[str, Any], path: Path) -> None:
         rows = record.get("calibration") or []
         if rows:
             ax.plot([r["mean_score"] for r in rows], [r["fraction_relevant"] for r in rows], marker="o", ms=3, label=domain)
+    if not ax.get_legend_handles_labels()[0]:
+        ax.text(0.5, 0.5, "no fastText classifier trained", ha="center")
     ax.set_xlabel("mean predicted P(relevant)")
     ax.set_ylabel("fraction relevant (labels)")
     ax.set_title("Calibration of the distilled classifiers (held-out)")
-    ax.legend(fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
@@ -132,6 +139,11 @@ def render_report(ws, cfg, stats: dict[str, Any]) -> str:
     out.append(_table(["domain", "selection", "documents", "tokens", "token share", "dropped"],
                       [[d, r["selection"], r["documents"], r["tokens"], f"{100 * r['tokens'] / total:.1f}%", r["dropped"]]
                        for d, r in stats["domains"].items()]))
+    if stats.get("domains_not_selected_files"):
+        skipped = ", ".join(f"{d} ({n} files)" for d, n in stats["domains_not_selected_files"].items())
+        out += ["", f"Domain focus: input domains not declared and not read: {skipped}."]
+    if stats.get("declared_domains_missing_from_input"):
+        out += ["", f"Declared domains absent from the input: {', '.join(stats['declared_domains_missing_from_input'])}."]
     out += ["", "## Dropped documents by stage and reason", ""]
     out.append(_table(["stage", "reason", "documents"],
                       [[s, reason, n] for s, c in stats["drop_reasons_by_stage"].items() for reason, n in c.items()]))
@@ -250,7 +262,7 @@ def evaluate_against_truth(ws, cfg, truth_path: str | Path) -> dict[str, Any]:
     for row in _ids(ws.kept):
         fate[str(row["id"])] = "kept"
     reached_dedup = {str(r["id"]) for r in _ids(ws.work / "stage1")} if (ws.work / "stage1").is_dir() else set()
-    before = {"language": {"read"}, "quality": {"read", "language"}, "profanity": {"read", "language", "quality"},
+    before = {"language": {"read"}, "profanity": {"read", "language"}, "quality": {"read", "language", "profanity"},
               "relevance": {"read", "language", "quality", "profanity", "dedup"}}
 
     def reached(doc_id: str, stage: str) -> bool:

@@ -111,10 +111,13 @@ class PhraseMiner:
                 for i in range(len(lower) - n + 1):
                     ngrams[tuple(lower[i:i + n])] += 1
             for i, word in enumerate(words):
-                # A capitalised word not at a sentence start is a name candidate (brands).
-                if i > 0 and word[0].isupper() and not words[i - 1].endswith("."):
-                    capitalised[word.lower()] += 1
+                # Away from a sentence start, a word that is (almost) always capitalised is a
+                # name candidate (brands); sentence starts say nothing about it.
+                if i == 0 or words[i - 1].endswith("."):
+                    continue
                 lowered[word.lower()] += 1
+                if word[0].isupper():
+                    capitalised[word.lower()] += 1
         return unigrams, ngrams, capitalised, lowered
 
     def mine(self, domain_texts: Iterable[str], reference_texts: Iterable[str] | None = None) -> list[str]:

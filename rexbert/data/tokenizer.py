@@ -49,7 +49,15 @@ def train_tokenizer(
     `vocab_size` must be a multiple of 64 and counts specials; when the corpus is too small to
     learn that many merges, `[unused<i>]` tokens fill the gap so the size stays exact.
     """
-    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors, trainers
+    from tokenizers import (
+        AddedToken,
+        Tokenizer,
+        decoders,
+        models,
+        pre_tokenizers,
+        processors,
+        trainers,
+    )
     from transformers import PreTrainedTokenizerFast
 
     if vocab_size % VOCAB_MULTIPLE:

@@ -164,7 +164,11 @@ def run_similarity(args: argparse.Namespace) -> int:
     from rexbert.errors import UserError
     from rexbert.evaluate.models import parse_model_specs
     from rexbert.evaluate.report import figure4_png, markdown_table, similarity_table
-    from rexbert.evaluate.similarity import QueryProductSimilarity, SimilaritySettings, parse_label_map
+    from rexbert.evaluate.similarity import (
+        QueryProductSimilarity,
+        SimilaritySettings,
+        parse_label_map,
+    )
     from rexbert.evaluate.task import run_tasks
     from rexbert.fileio import atomic_write_bytes, atomic_write_text
     from rexbert.sources.esci import esci_paths

@@ -116,7 +116,8 @@ def read_glue_tsv(path: Path, task: GlueTask) -> GlueSplit:
 
     GLUE files are unquoted TSV (quotes are text), so lines are split on tabs, not parsed as CSV.
     Rows with the wrong number of fields — the real QQP train file has a few — are skipped and
-    counted in a warning; a label outside the task's set is an error naming file and line.
+    counted in a warning (more than 1% of rows is an error: the file has another layout); a
+    label outside the task's set is an error naming file and line.
     """
     if not path.is_file():
         raise UserError(f"{path}: file not found; the GLUE layout has train.tsv and {task.dev_files[0]}")
@@ -155,6 +156,12 @@ def read_glue_tsv(path: Path, task: GlueTask) -> GlueSplit:
                 label = float(task.labels.index(raw_label))
             texts.append(tuple(values[:-1]))
             labels.append(label)
+    if skipped > 5 and skipped > 0.01 * (skipped + len(labels)):
+        # A handful of broken rows is GLUE as published; many means a different layout.
+        raise UserError(
+            f"{path}: {skipped} of {skipped + len(labels)} rows do not have the header's "
+            f"{len(header)} tab-separated fields; expected the GLUE {task.title} layout"
+        )
     if skipped:
         log.warning("%s: %d row(s) with a wrong number of fields skipped", path, skipped)
     return GlueSplit(texts, labels)

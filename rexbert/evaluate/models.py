@@ -228,7 +228,10 @@ def load_sentence_encoder(spec: ModelSpec, device: str, max_length: int | None =
                 model = SentenceTransformer(str(spec.path), device=device)
             else:
                 try:
-                    from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+                    from sentence_transformers.sentence_transformer.modules import (
+                        Pooling,
+                        Transformer,
+                    )
                 except ImportError:  # sentence-transformers < 6
                     from sentence_transformers.models import Pooling, Transformer
                 transformer = Transformer(str(transformers_dir(spec.path)))

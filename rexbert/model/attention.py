@@ -128,7 +128,7 @@ class PackedLayout:
         return self._cache[key]
 
     def rotary(self, is_global: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        """cos, sin [T, 1, d] for this layer type."""
+        """cos, signed sin [T, 1, 1, d] for this layer type (see rotary.py)."""
         inv_freq = self.global_inv_freq if is_global else self.local_inv_freq
         return self._cached(
             f"rope_{is_global}", lambda: rotary_cos_sin(inv_freq, self.position_ids)
@@ -197,31 +197,27 @@ class PackedLayout:
 
     # -- sdpa: local chunks ----------------------------------------------------------------
 
-    def local_chunks(self) -> tuple[torch.Tensor, torch.Tensor, int]:
-        """(key gather index [chunks·3w], mask [chunks, 1, w, 3w], padded length) for local SDPA."""
+    def local_chunks(self) -> tuple[torch.Tensor, int]:
+        """(mask [chunks, 1, w, 3w], padded length) for local SDPA over query chunks of w."""
         return self._cached("local_chunks", self._make_local_chunks)
 
-    def _make_local_chunks(self) -> tuple[torch.Tensor, torch.Tensor, int]:
+    def _make_local_chunks(self) -> tuple[torch.Tensor, int]:
         w = self.window_half
         total = self.total_tokens
-        device = self.doc_ids.device
         chunks = -(-total // w)
         padded = chunks * w
-        key_pos = (torch.arange(chunks, device=device)[:, None] * w - w) + torch.arange(
-            3 * w, device=device
-        )[None, :]  # [chunks, 3w] stream positions, may fall outside [0, T)
-        inside = (key_pos >= 0) & (key_pos < total)
-        key_index = torch.where(inside, key_pos, total)  # row T of the padded tensor is zeros
-        # Padding tokens (queries past T and keys outside the stream) share document id -1, so a
-        # padded query always sees at least itself: no all-masked softmax rows.
-        doc_pad = torch.cat([self.doc_ids, self.doc_ids.new_full((1,), -1)])
-        key_doc = doc_pad.index_select(0, key_index.reshape(-1)).view(chunks, 3 * w)
-        query_doc = F.pad(self.doc_ids, (0, padded - total), value=-1).view(chunks, w)
+        device = self.doc_ids.device
+        # Stream padded by one chunk on each side; padding has document id -1, so a padded
+        # query always sees at least itself (no all-masked softmax rows) and real tokens never
+        # see padding.
+        docs = F.pad(self.doc_ids, (w, padded - total + w), value=-1).view(chunks + 2, w)
+        query_doc = docs[1:-1]  # [chunks, w]
+        key_doc = torch.cat([docs[:-2], docs[1:-1], docs[2:]], dim=1)  # [chunks, 3w]
         offsets_q = torch.arange(w, device=device)[:, None]
         offsets_k = torch.arange(3 * w, device=device)[None, :] - w
         band = (offsets_q - offsets_k).abs() <= w  # [w, 3w]
         mask = (query_doc[:, :, None] == key_doc[:, None, :]) & band[None]
-        return key_index.reshape(-1), mask[:, None], padded
+        return mask[:, None], padded
 
     # -- flex ------------------------------------------------------------------------------
 
@@ -299,18 +295,17 @@ def _sdpa_global(q, k, v, layout: PackedLayout) -> torch.Tensor:
 
 
 def _sdpa_local(q, k, v, layout: PackedLayout) -> torch.Tensor:
-    key_index, mask, padded_len = layout.local_chunks()
+    mask, padded_len = layout.local_chunks()
     total, heads, d = q.shape
     w = layout.window_half
     chunks = padded_len // w
     qc = F.pad(q, (0, 0, 0, 0, 0, padded_len - total)).view(chunks, w, heads, d).transpose(1, 2)
-    zero_row = k.new_zeros(1, heads, d)
 
     def neighbourhood(x):
-        return (
-            torch.cat([x, zero_row]).index_select(0, key_index)
-            .view(chunks, 3 * w, heads, d).transpose(1, 2)
-        )
+        # Chunk c's keys = chunks c-1, c, c+1 of the stream padded by one chunk each side. Built
+        # from three shifted views so that backward is slicing, not a scatter.
+        xc = F.pad(x, (0, 0, 0, 0, w, padded_len - total + w)).view(chunks + 2, w, heads, d)
+        return torch.cat([xc[:-2], xc[1:-1], xc[2:]], dim=1).transpose(1, 2)
 
     out = F.scaled_dot_product_attention(qc, neighbourhood(k), neighbourhood(v), attn_mask=mask)
     return out.transpose(1, 2).reshape(padded_len, heads, d)[:total]

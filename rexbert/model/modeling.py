@@ -22,7 +22,6 @@ decoder with a bias, sliding window `|i - j| ≤ local_attention_window // 2`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -30,18 +29,35 @@ from torch import nn
 
 from rexbert.model.attention import PackedLayout, attend, resolve_backend
 from rexbert.model.config import ModelConfig
+from rexbert.model.loss import linear_cross_entropy
 from rexbert.model.rotary import apply_rotary, rope_inverse_frequencies, rope_theta
 
 IGNORE_INDEX = -100
 
 
-@dataclass
 class MaskedLMOutput:
-    """What `RexBertForMaskedLM.forward` returns (see the model API in docs/model.md)."""
+    """What `RexBertForMaskedLM.forward` returns (see the model API in docs/model.md).
 
-    loss: torch.Tensor | None  # scalar mean cross-entropy over labelled positions
-    logits: torch.Tensor  # [n_labelled, V] with labels (sparse head), else [T, V]
-    hidden_states: torch.Tensor  # [T, H] final-norm output of the encoder
+    loss: scalar mean cross-entropy over labelled positions (None without labels)
+    logits: [n_labelled, V] with labels (sparse head), else [T, V]
+    hidden_states: [T, H] final-norm output of the encoder
+
+    With labels the logits are computed on first access: a training step that only needs the
+    loss never pays for a second [n_labelled, V] matmul (the fused loss never builds them).
+    """
+
+    def __init__(self, loss, hidden_states, logits=None, make_logits=None):
+        self.loss = loss
+        self.hidden_states = hidden_states
+        self._logits = logits
+        self._make_logits = make_logits
+
+    @property
+    def logits(self) -> torch.Tensor:
+        """[n_labelled, V] or [T, V] logits."""
+        if self._logits is None:
+            self._logits = self._make_logits()
+        return self._logits
 
 
 # ----------------------------------------------------------------------------- building blocks
@@ -75,9 +91,9 @@ class Attention(nn.Module):
         """[T, H] → [T, H]."""
         total = x.shape[0]
         qkv = self.Wqkv(x).view(total, 3, self.num_heads, self.head_dim)
-        q, k, v = qkv.unbind(dim=1)  # each [T, heads, d]
         cos, sin = layout.rotary(self.is_global)
-        q, k = apply_rotary(q, cos, sin), apply_rotary(k, cos, sin)
+        q, k = apply_rotary(qkv[:, :2], cos, sin).unbind(dim=1)  # q and k rotated in one pass
+        v = qkv[:, 2]  # each [T, heads, d]
         out = attend(q, k, v, layout, self.is_global)  # [T, heads, d]
         return self.Wo(out.reshape(total, -1))
 
@@ -261,8 +277,20 @@ class RexBertForMaskedLM(nn.Module):
         # Sparse prediction: the 50k-way decoder is most of a small model's compute, and only
         # the ~30% masked positions need it.
         selected = (labels != IGNORE_INDEX).nonzero().squeeze(1)
-        logits = self.decode(hidden.index_select(0, selected))
         targets = labels.index_select(0, selected)
+        with _gpu_autocast(self.config, hidden.device):
+            transformed = self.head(hidden.index_select(0, selected))
+        weight = self.model.embeddings.tok_embeddings.weight
+
+        def make_logits() -> torch.Tensor:
+            with _gpu_autocast(self.config, hidden.device):
+                return F.linear(transformed, weight, self.decoder_bias)
+
+        if transformed.device.type == "cpu" and transformed.dtype == torch.float32:
+            loss = linear_cross_entropy(transformed, weight, self.decoder_bias, targets)
+            return MaskedLMOutput(loss=loss, hidden_states=hidden, make_logits=make_logits)
+        # On GPUs memory bandwidth is plentiful: the plain path (bf16 matmul, fp32 loss).
+        logits = make_logits()
         loss = F.cross_entropy(logits.float(), targets) if targets.numel() else logits.sum() * 0.0
         return MaskedLMOutput(loss=loss, logits=logits, hidden_states=hidden)
 

@@ -27,15 +27,25 @@ def rope_inverse_frequencies(theta: float, head_dim: int) -> torch.Tensor:
 def rotary_cos_sin(
     inv_freq: torch.Tensor, position_ids: torch.Tensor
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """cos and sin tables [T, 1, head_dim] (fp32) for per-token positions [T]."""
+    """cos and signed sin tables [T, 1, 1, head_dim] (fp32) for per-token positions [T].
+
+    The sin table carries rotate-half's sign (−sin on the first half), so that applying RoPE is
+    `x·cos + roll(x, d/2)·sin` (see `apply_rotary`): one copy instead of a negate and a concat.
+    """
     freqs = position_ids.float()[:, None] * inv_freq.to(position_ids.device)[None, :]
-    emb = torch.cat((freqs, freqs), dim=-1)[:, None, :]  # one head axis to broadcast over
-    return emb.cos(), emb.sin()
+    emb = torch.cat((freqs, freqs), dim=-1)[:, None, None, :]  # broadcast over (q|k, heads)
+    sin = emb.sin()
+    half = sin.shape[-1] // 2
+    sin[..., :half].neg_()
+    return emb.cos(), sin
 
 
 def apply_rotary(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-    """Rotate [T, heads, d] by position, in fp32 (as transformers does), back to x's dtype."""
+    """Rotate [T, ..., heads, d] by position, in fp32 as transformers does, back to x's dtype.
+
+    Same values as transformers' `x·cos + rotate_half(x)·sin` with rotate_half(x) = [−x₂, x₁]:
+    roll(x, d/2) = [x₂, x₁] and the sign lives in the sin table.
+    """
     xf = x.float()
-    half = xf.shape[-1] // 2
-    rotated = torch.cat((-xf[..., half:], xf[..., :half]), dim=-1)
+    rotated = xf.roll(xf.shape[-1] // 2, dims=-1)
     return (xf * cos + rotated * sin).to(x.dtype)

@@ -1,1 +1,1 @@
-"""rexbert sources stage."""
+"""Data sources: readers for real datasets (FineFineWeb, ESCI) and the demo-data generator."""

@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                           help="continue the run in --out from its latest intact checkpoint")
     pretrain.add_argument("--phases", nargs="+", default=None, metavar="NAME",
                           help="run only these phases (the others must be finished or not needed)")
+    pretrain.add_argument("--tokenizer", default=None, help="override data.tokenizer of the recipe")
+    pretrain.add_argument("--shards", default=None, help="override data.shards of the recipe")
     pretrain.set_defaults(handler=_pretrain)
 
 
@@ -29,4 +31,4 @@ def _pretrain(args: argparse.Namespace) -> int:
     from rexbert.train.trainer import run_pretrain
 
     return run_pretrain(args.config, args.out, max_steps=args.max_steps, resume=args.resume,
-                        phases=args.phases)
+                        phases=args.phases, tokenizer=args.tokenizer, shards=args.shards)

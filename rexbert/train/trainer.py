@@ -47,7 +47,14 @@ from rexbert.fileio import atomic_write_text
 from rexbert.model.config import ModelConfig, preset
 from rexbert.train import checkpointing as ckpt
 from rexbert.train.config import PhaseSpec, PretrainConfig
-from rexbert.train.distributed import DistInfo, all_reduce_sum, barrier, init_distributed, is_fsdp, wrap_model
+from rexbert.train.distributed import (
+    DistInfo,
+    all_reduce_sum,
+    barrier,
+    init_distributed,
+    is_fsdp,
+    wrap_model,
+)
 from rexbert.train.metrics import MetricsLog, plot_loss_curve
 from rexbert.train.optim import build_optimizer
 from rexbert.train.schedule import batch_tokens_at, packs_per_step, steps_for_tokens, wsd_lr
@@ -521,7 +528,10 @@ class Pretrainer:
     # -- checkpoints -------------------------------------------------------------------------------
     def _load_optimizer(self, model, optimizer, state: dict) -> None:
         if is_fsdp(model):
-            from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
+            from torch.distributed.checkpoint.state_dict import (
+                StateDictOptions,
+                set_optimizer_state_dict,
+            )
 
             set_optimizer_state_dict(model, optimizer, optim_state_dict=state,
                                      options=StateDictOptions(full_state_dict=True))
@@ -530,8 +540,15 @@ class Pretrainer:
 
     def _save(self, phase_dir: Path, model, optimizer, stream: TrainStream, state: PhaseState,
               total_steps: int, phase: PhaseSpec, index: int) -> Path:
-        from rexbert.model.checkpoint import CONFIG_FILE, WEIGHTS_FILE, copy_tokenizer, save_model, unwrap_model, write_safetensors
         from rexbert.fileio import atomic_write_json
+        from rexbert.model.checkpoint import (
+            CONFIG_FILE,
+            WEIGHTS_FILE,
+            copy_tokenizer,
+            save_model,
+            unwrap_model,
+            write_safetensors,
+        )
 
         if is_fsdp(model):
             from torch.distributed.checkpoint.state_dict import (
@@ -572,9 +589,17 @@ class Pretrainer:
 
 
 def run_pretrain(config: str | Path, out: str | Path, max_steps: int | None = None, resume: bool = False,
-                 phases: list[str] | None = None) -> int:
-    """Load the recipe, join torchrun's process group if any, and run the curriculum."""
+                 phases: list[str] | None = None, tokenizer: str | None = None,
+                 shards: str | None = None) -> int:
+    """Load the recipe, join torchrun's process group if any, and run the curriculum.
+
+    `tokenizer`/`shards` replace the recipe's data paths (the packaged recipes carry placeholders).
+    """
     cfg = load_config(PretrainConfig, config)
+    if tokenizer is not None:
+        cfg.data.tokenizer = tokenizer
+    if shards is not None:
+        cfg.data.shards = shards
     if phases:
         unknown = sorted(set(phases) - {p.name for p in cfg.phases})
         if unknown:

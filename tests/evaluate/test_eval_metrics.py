@@ -8,7 +8,14 @@ import torch
 from scipy import stats
 from sklearn.metrics import accuracy_score, f1_score
 
-from rexbert.evaluate.metrics import accuracy, f1_binary, pearson, spearman, topk_accuracy, topk_hits
+from rexbert.evaluate.metrics import (
+    accuracy,
+    f1_binary,
+    pearson,
+    spearman,
+    topk_accuracy,
+    topk_hits,
+)
 
 
 def test_topk_accuracy_hand_computed():

@@ -112,12 +112,12 @@ def near_duplicate(text: str, rng: random.Random) -> str:
     """A copy of `text` with a few single-word edits, still ≥ NEAR_DUPLICATE_MIN_JACCARD similar.
 
     Edits are made line by line on whitespace-separated words, so the line structure survives.
-    About one edit per 120 words; if the copy falls below the threshold, edits are halved.
+    About one edit per 50 words; if the copy falls below the threshold, edits are halved.
     """
     lines = text.split("\n")
     words_per_line = [line.split(" ") for line in lines]
     positions = [(i, j) for i, ws in enumerate(words_per_line) for j, w in enumerate(ws) if len(w) > 3]
-    edits = max(1, len(positions) // 120)
+    edits = max(1, len(positions) // 50)
     vocabulary = [words_per_line[i][j] for i, j in positions]
     while True:
         copy = [list(ws) for ws in words_per_line]

@@ -22,7 +22,14 @@ from rexbert.sources.demo.lexicon import (
     REVIEWER_CONTEXTS,
     TYPES_BY_DOMAIN,
 )
-from rexbert.sources.demo.topics import TOPICS, Topic
+from rexbert.sources.demo.topics import (
+    GENERAL_ADJECTIVES,
+    GENERAL_ADVERBS,
+    GENERAL_NOUNS,
+    GENERAL_VERBS,
+    TOPICS,
+    Topic,
+)
 
 COMMERCE_KINDS = ("product_page", "review", "buying_guide", "deal_post")
 NON_COMMERCE_KINDS = ("news_story", "how_to", "narrative", "essay")
@@ -76,6 +83,16 @@ _SENTENCES = (
     "Officials from {org} declined to comment on the {noun}.",
     "{Person} remembers the {event} of {year} as the moment everything changed.",
     "It took {n} weeks before the {noun} was fully {verb}.",
+    "{Adverb}, the {gadj} {gnoun} of the {noun} was {gverb} by almost everyone in {place}.",
+    "Her {gnoun} about the {noun} was {gadj}, and the {role} {gverb} it without a word.",
+    "The {role} {gverb} a {gadj} {gnoun} and {gverb2} the {noun} that followed.",
+    "{Adverb}, nobody {gverb} how {gadj} the {gnoun} had become.",
+    "There was a {gadj} {gnoun} in the air when the {event} began.",
+    "The {gnoun} and the {gnoun2} were {gverb} together for the first time in {year}.",
+    "His {gadj} {gnoun} {gverb} the {noun}, at least for a {gnoun2}.",
+    "{Adverb}, the {gnoun} {gverb} more than the {adj} {noun} ever could.",
+    "Some {gverb} the {noun} as a {gadj} {gnoun}; others {gverb2} it as a matter of {concept}.",
+    "It was a {gadj} {gnoun2}, the kind that people in {place} {gverb} for years.",
 )
 
 
@@ -86,6 +103,9 @@ def _topic_slots(topic: Topic, rng: random.Random) -> dict[str, str]:
         "verb": rng.choice(topic.verbs), "event": rng.choice(topic.events), "concept": rng.choice(topic.concepts),
         "place": place(rng), "year": str(rng.randrange(1890, 2025)), "n": str(rng.randrange(2, 40)),
         "big": f"{rng.randrange(2, 90) * 500:,}", "month": rng.choice(_MONTHS),
+        "gnoun": rng.choice(GENERAL_NOUNS), "gnoun2": rng.choice(GENERAL_NOUNS),
+        "gadj": rng.choice(GENERAL_ADJECTIVES), "Adverb": rng.choice(GENERAL_ADVERBS).capitalize(),
+        "gverb": rng.choice(GENERAL_VERBS), "gverb2": rng.choice(GENERAL_VERBS),
     }
 
 
@@ -109,7 +129,7 @@ def news_story(domain: str, rng: random.Random) -> str:
         "Why the {noun} matters for {concept}",
     )).format(**s))
     dateline = f"{place(rng).upper()}, {rng.choice(_MONTHS)} {rng.randrange(1, 29)} —"
-    paragraphs = _paragraphs(topic, rng, rng.randint(3, 9))
+    paragraphs = _paragraphs(topic, rng, rng.randint(3, 9) if rng.random() < 0.8 else rng.randint(10, 22))
     paragraphs[0] = f"{dateline} {paragraphs[0]}"
     return "\n\n".join([headline] + paragraphs)
 
@@ -135,7 +155,7 @@ def narrative(domain: str, rng: random.Random) -> str:
                "It was raining the morning we left {place}.")
     markers = ("That afternoon,", "A week later,", "Looking back,", "At first,", "By evening,", "Years later,")
     paragraphs = [_cap(rng.choice(openers).format(**_topic_slots(topic, rng)))]
-    for _ in range(rng.randint(3, 8)):
+    for _ in range(rng.randint(3, 8) if rng.random() < 0.8 else rng.randint(9, 18)):
         body = " ".join(topic_sentence(topic, rng) for _ in range(rng.randint(2, 5)))
         paragraphs.append(f"{rng.choice(markers)} {body[:1].lower()}{body[1:]}")
     return "\n\n".join(paragraphs)
@@ -146,8 +166,9 @@ def essay(domain: str, rng: random.Random) -> str:
     topic = TOPICS[domain]
     concept = rng.choice(topic.concepts)
     lines = [f"{_cap(concept)} and the {rng.choice(topic.nouns)}: an introduction"]
-    for heading in rng.sample(("Background", "Key ideas", "An example", "Common misunderstandings",
-                               "Open questions", "Why it matters", "Further reading"), rng.randint(3, 5)):
+    for heading in rng.sample(("Background", "Key ideas", "An example", "Common misunderstandings", "History of the idea",
+                               "Open questions", "Why it matters", "A worked case", "Further reading"),
+                              rng.randint(3, 5) if rng.random() < 0.8 else rng.randint(6, 9)):
         lines.append(heading)
         lines.extend(_paragraphs(topic, rng, rng.randint(1, 2), 3, 6))
     return "\n\n".join(lines)
@@ -177,7 +198,7 @@ def product_page(space: P.ProductSpace, domain: str, rng: random.Random) -> str:
     lines += ["Product description", P.description(product, rng)]
     if rng.random() < 0.7:
         lines.append("Customer reviews")
-        for _ in range(rng.randint(1, 5)):
+        for _ in range(rng.randint(1, 5) if rng.random() < 0.8 else rng.randint(6, 14)):
             positive = rng.random() < 0.7
             stars = rng.randint(4, 5) if positive else rng.randint(1, 2)
             lines.append(f"{stars} stars - {person(rng)}")
@@ -207,7 +228,7 @@ def review(space: P.ProductSpace, domain: str, rng: random.Random) -> str:
 def buying_guide(space: P.ProductSpace, domain: str, rng: random.Random) -> str:
     """'The best X' guide: what to look for per attribute, then several picks with mini reviews."""
     kind = rng.choice(TYPES_BY_DOMAIN[domain])
-    picks = [space.sample_product(rng, kind=kind) for _ in range(rng.randint(3, 7))]
+    picks = [space.sample_product(rng, kind=kind) for _ in range(rng.randint(3, 7) if rng.random() < 0.75 else rng.randint(8, 15))]
     lines = [f"The {len(picks)} best {kind.plural} for {rng.choice(kind.uses)} in {rng.randrange(2019, 2026)}",
              f"We tested {len(picks) + rng.randint(3, 12)} {kind.plural} over {rng.randint(2, 10)} weeks. "
              f"Here is what to look for before you buy a {kind.name}, and the models we recommend."]

@@ -73,7 +73,7 @@ _attr("scent", "Scent", "Lavender|Vanilla|Citrus|Sandalwood|Unscented|Coconut|Eu
       "Fresh Linen|Cedarwood|Jasmine|Ocean Breeze|Amber")
 _attr("flavor", "Flavor", "Chocolate|Vanilla|Strawberry|Unflavored|Lemon|Mixed Berry|Orange|Mint|"
       "Salted Caramel|Cinnamon")
-_attr("shade", "Shade", "Nude Beige|Ruby Red|Coral Crush|Berry Wine|Dusty Rose|Cherry|Mauve|Plum|"
+_attr("shade", "Shade", "Natural Beige|Ruby Red|Coral Crush|Berry Wine|Dusty Rose|Cherry|Mauve|Plum|"
       "Peach|Classic Red|Brick|Toffee")
 _attr("finish", "Finish", "Matte|Satin|Glossy|Metallic|Sheer|Cream")
 _attr("skin_type", "Skin Type", "for Dry Skin|for Oily Skin|for Sensitive Skin|for Combination Skin|"
@@ -300,6 +300,14 @@ celebrity;tour poster;tour posters;poster_size,pack;archival ink,heavyweight mat
 celebrity;poster frame;poster frames;poster_size,color,hard_material;shatter-resistant plexiglass,wall hanging hardware,slim profile;fan posters,prints;tour poster;15-59
 celebrity;signature fragrance;signature fragrances;volume_ml,scent;celebrity-inspired notes,limited-edition bottle,long-lasting sillage;gifts,evenings;perfume atomizer;29-129
 celebrity;ring light;ring lights;light_diameter,color;dimmable LED,phone holder,adjustable tripod;selfies,makeup tutorials,live streams;phone tripod;19-99
+movie;blu-ray box set;blu-ray box sets;discs,book_format;remastered picture,director's commentary,collectible slipcase;movie marathons,collectors;blu-ray player;19-129
+movie;blu-ray player;blu-ray players;resolution,color;HDR10 support,upscaling of DVDs,fast disc loading;home cinema nights;blu-ray box set,hdmi cable;79-249
+movie;home projector;home projectors;lumens,resolution,color;keystone correction,built-in speakers,low fan noise;backyard movie nights,home cinema;projector screen,hdmi cable;99-1299
+movie;projector screen;projector screens;screen_diag,hard_material;wrinkle-free fabric,foldable frame,black backing;outdoor screenings,home theaters;home projector;29-199
+movie;soundbar;soundbars;channels,speaker_watts,color;dialogue enhancement,wireless subwoofer,night mode;movies,sports broadcasts;hdmi cable;79-699
+movie;popcorn maker;popcorn makers;wattage,volume_qt,color;hot-air popping,measuring cap,butter melting tray;movie nights,parties;popcorn kernels;25-89
+movie;popcorn kernels;popcorn kernel bags;bag_oz,flavor;non-GMO kernels,big fluffy pop,resealable bag;movie nights;popcorn maker;6-19
+movie;movie poster;movie posters;poster_size,finish;archival inks,vintage artwork,rolled shipping tube;home theaters,dorm rooms;poster frame;12-45
 photo;mirrorless camera;mirrorless cameras;megapixels,color,resolution;in-body image stabilization,eye-tracking autofocus,flip-out screen;travel photography,portraits,vlogging;camera lens,memory card,camera bag;499-2999
 photo;camera lens;camera lenses;focal,hard_material;weather sealing,quiet stepping motor,nano coating;portraits,landscapes,street photography;mirrorless camera,lens filter;149-1899
 photo;lens filter;lens filters;hard_material,pack;multi-coated glass,slim frame,ND and UV options;bright days,long exposures;camera lens;15-89
@@ -381,7 +389,9 @@ TYPES_BY_DOMAIN: dict[str, tuple[ProductType, ...]] = {
 BRAND_HEADS = ("vel zan kor ber lum nor tal fen qui sor mar dal ven ark bel cor dex fal gar hal "
                "jun kel lin mer nex orb pax ral sil tor ul vox wyn yar zel bri cal dra elo fro glo "
                "hex ion jol kav lux mob nim oak pyr rov sky tek uma vit wex xen yel zor aur bly "
-               "cen dov eri fyn gly hav ivo jet kin lor").split()
+               "cen dov eri fyn gly hav ivo jet kin lor ash bex cyr dun eko fiz gav hol isk jax kor "
+               "lev mav nyx oro pel rix sav tev ulo vas wil yor zev ama bor cal dax emb fer gil "
+               "hym ista jov kal lum mir nov opa pri qua rem sol tam vin wen").split()
 BRAND_TAILS = ("mora ex ix ora ova ent ium ara ico iva ano elle ora tek line wave craft home gear "
                "lab fit nest ly io ar on us ia eon ova ix air pro max zen core works").split()
 

@@ -8,6 +8,7 @@ ESCI catalogue and the commerce pages of the web corpus, so both come from one d
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from rexbert.sources.demo.lexicon import (
@@ -209,6 +210,9 @@ _CLOSINGS = (
 )
 
 
+_ARTICLE = re.compile(r"\b([Aa]) (?=[aeiouAEIOU][a-z])")
+
+
 def _attribute_family(kind: str) -> str:
     if kind in COLOR_KINDS:
         return "color"
@@ -227,7 +231,7 @@ def _fill(template: str, product: Product, rng: random.Random, **extra: str) -> 
         "use2": product.uses[-1], "years": str(rng.choice((1, 2, 3, 5))), "extra": "",
     }
     slots.update(extra)
-    text = template.format(**slots)
+    text = _ARTICLE.sub(r"\1n ", template.format(**slots))  # "a eco-friendly" -> "an eco-friendly"
     return text[:1].upper() + text[1:]
 
 

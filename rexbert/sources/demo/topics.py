@@ -217,3 +217,32 @@ TOPICS: dict[str, Topic] = {
                       "write down what is given|try a small example first|check the base case|look for a pattern in the first terms",
                       "induction|continuity|convergence|symmetry|abstraction|divisibility"),
 }
+
+
+# General English shared by every domain's non-commerce prose, so that domains overlap in
+# everyday words (as real web text does) while keeping their own content words.
+GENERAL_NOUNS = tuple("""afternoon agreement anniversary argument audience autumn balance beginning
+belief border bridge career century chance change child community conversation corner council
+country courage crowd culture decade decision difference discovery distance doubt dream effort
+evening evidence experience family feeling field friendship future generation habit harbour
+history honour hope household idea island journey judgement kitchen knowledge landscape language
+letter library lifetime memory message midnight minute mistake morning mountain neighbour
+newspaper notebook opinion patience pattern period photograph pleasure pressure promise question
+reason record region relationship reputation river routine season secret silence situation
+society spring storm strategy street success summer surprise teacher tension theory tradition
+trust truth uncertainty valley village voice weather window winter wisdom workshop""".split())
+GENERAL_ADJECTIVES = tuple("""ambitious ancient anxious brief brilliant careful casual certain
+cautious clever common curious delicate difficult distant eager early enormous familiar famous
+fragile generous gentle gradual honest hopeful humble important independent informal invisible
+modest narrow nervous obvious ordinary patient peaceful personal practical proud rapid rare
+reluctant remarkable serious sharp simple sincere steady strange strict subtle sudden thoughtful
+tired uncertain unusual vague vivid warm wealthy welcome wise""".split())
+GENERAL_ADVERBS = tuple("""eventually frankly gradually honestly meanwhile naturally obviously
+occasionally originally perhaps quietly rarely recently reluctantly seldom slowly suddenly
+surprisingly traditionally typically ultimately understandably unexpectedly usually""".split())
+GENERAL_VERBS = tuple("""accepted admired avoided borrowed challenged changed collected compared
+considered defended delivered described discovered discussed doubted encouraged expected explained
+followed forgot gathered guided ignored imagined improved inherited introduced invited joined
+mentioned noticed offered organised overlooked praised prepared questioned recalled recognised
+rejected remembered repeated replaced revealed shaped supported surprised trusted understood
+welcomed witnessed""".split())

@@ -1,4 +1,4 @@
-"""A tiny FineFineWeb-layout corpus with planted problems, for curate tests that must not wait for the demo generator."""
+"""Fixtures for curate tests: a tiny FineFineWeb-layout corpus with planted problems (no demo generator needed)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,10 @@ NON_COMMERCE = [
     "The history of the old bridge goes back to the eighteenth century, when the river was the main route for trade. The structure was rebuilt after a flood and is now a place where people walk in the evening and remember the story of the town.",
 ]
 GERMAN = "Der Stadtrat hat am Dienstag über den neuen Haushalt für die Schulen und die Straßen beraten. Der Bürgermeister sagte, dass der Plan mehrere Jahre dauern werde und dass die Bewohner Geduld haben sollten, während die Arbeiten in jedem Bezirk der Stadt durchgeführt werden."
-PROFANE = "This fucking product is shit and the seller is a total asshole. What a bullshit experience, the whole thing was a fucking scam and the customer service was shit too, and that is the truth about the store."
+PROFANE = ("This fucking product is shit and the seller is a total asshole. What a bullshit experience, the whole "
+           "thing was a fucking scam and the customer service was shit too, and that is the truth about the store. "
+           "I have told all of my friends and my family to stay away from it and to buy something else with their "
+           "money, because the people who run it do not care about anyone who pays them.")
 FILLER = ("apple river stone cloud green quiet morning garden window letter candle silver forest mountain ocean pencil orange violet thunder meadow bridge lantern harbor castle dragon feather "
           "planet rocket island valley winter summer autumn spring velvet marble copper crystal").split()
 ITEMS = ["jacket", "camera", "guitar", "blender", "helmet", "tent", "lipstick", "watch", "bicycle", "kettle"]
@@ -69,3 +72,26 @@ def make_corpus(root: Path, seed: int = 0, per_domain: int = 40,
     (root / "finance" / "finance_000000.jsonl").write_text(json.dumps({"text": "stocks", "url": "u", "domain": "finance",
                                                                         "language_score": 0.9, "id": "f1"}) + "\n")
     return truth
+
+
+import pytest  # noqa: E402
+
+TEST_CONFIG = """
+domains:
+  filter_required: [news, sports]
+  directly_selected: [fashion]
+sampling: {per_domain: 40}
+audit: {per_domain: 16, max_rounds: 2}
+distill: {epochs: 10, folds: 3}
+labelling:
+  auditor: {backend: lexicon, lexicon: {threshold: 2.0}}
+"""
+
+
+@pytest.fixture
+def fixture_corpus(tmp_path):
+    """(corpus dir, truth by id, config path) of the small planted corpus; the lexicon audits itself for speed."""
+    truth = make_corpus(tmp_path / "corpus")
+    config = tmp_path / "curate.yaml"
+    config.write_text(TEST_CONFIG)
+    return tmp_path / "corpus", truth, config

@@ -1,0 +1,59 @@
+"""Checkpoint files: atomic assembly, keep last k, corrupt/partial detection with fallback."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from rexbert.errors import UserError
+from rexbert.train import checkpointing as ckpt
+
+
+def _write(phase_dir, step, keep=2):
+    def model(directory):
+        (directory / "model.safetensors").write_bytes(bytes([step]) * 100)
+
+    return ckpt.write_checkpoint(phase_dir, step, model, {"step": step}, {"step": step}, keep_last=keep)
+
+
+def test_keep_last_and_fallback_on_corruption(tmp_path, caplog):
+    for step in (1, 2, 3):
+        _write(tmp_path, step)
+    assert [s for s, _ in ckpt.list_checkpoints(tmp_path)] == [2, 3]
+    assert ckpt.latest_valid_checkpoint(tmp_path).name == "checkpoint-3"
+    weights = tmp_path / "checkpoint-3" / "model.safetensors"
+    weights.write_bytes(b"\x00" * 100)  # same size, different bytes
+    assert ckpt.latest_valid_checkpoint(tmp_path).name == "checkpoint-2"
+    assert "corrupt" in caplog.text
+    (tmp_path / "checkpoint-2" / "checkpoint.json").unlink()  # partial: no manifest
+    assert ckpt.latest_valid_checkpoint(tmp_path) is None
+    assert "partial" in caplog.text
+
+
+def test_truncated_file_and_final_pointer(tmp_path):
+    path = _write(tmp_path, 5)
+    ckpt.point_final(tmp_path, path)
+    assert (tmp_path / "final").resolve() == path.resolve()
+    assert ckpt.final_checkpoint(tmp_path) == path
+    with (path / "trainer_state.pt").open("r+b") as handle:
+        handle.truncate(10)
+    assert "truncated" in ckpt.verify_checkpoint(path)
+    with pytest.raises(UserError, match="damaged"):
+        ckpt.final_checkpoint(tmp_path)
+
+
+def test_no_temporary_left_and_state_round_trip(tmp_path):
+    path = _write(tmp_path, 7)
+    assert not list(tmp_path.glob(".checkpoint-*"))
+    assert ckpt.load_trainer_state(path) == {"step": 7}
+
+
+def test_rng_state_round_trip():
+    state = ckpt.rng_state()
+    expected = (torch.rand(3), np.random.rand(), random.random())
+    ckpt.set_rng_state(state)
+    again = (torch.rand(3), np.random.rand(), random.random())
+    assert torch.equal(expected[0], again[0]) and expected[1:] == again[1:]

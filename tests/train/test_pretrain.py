@@ -1,0 +1,286 @@
+"""`rexbert pretrain` end to end on a tiny model: layout, curriculum, resume, signals, faults."""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+import yaml
+
+from rexbert.cli.main import main
+from rexbert.errors import UserError
+
+TINY = {"num_layers": 2, "hidden_size": 32, "intermediate_size": 64, "num_heads": 2}
+
+
+def phase(name, init_from="previous", steps=4, seq_len=64, **extra):
+    spec = {
+        "name": name, "init_from": init_from, "seq_len": seq_len, "steps": steps,
+        "batch_tokens": 512, "micro_batch_tokens": 256,
+        "optimizer": {"lr": 3e-3, "weight_decay": 3e-4},
+        "schedule": {"warmup_fraction": 0.25},
+        "masking": {"rate": 0.3},
+        "mixture": {"weights": {"general": 1.0}},
+    }
+    spec.update(extra)
+    return spec
+
+
+def recipe(tokenizer_dir, shards_dir, phases=None, **extra):
+    cfg = {
+        "seed": 0,
+        "model": {"preset": "nano", "overrides": dict(TINY)},
+        "data": {"tokenizer": str(tokenizer_dir), "shards": str(shards_dir), "holdout_documents": 4, "lookahead": 16},
+        "eval": {"every_steps": 3, "sets": {"general": ["general"], "domain": ["ecommerce"]},
+                 "max_documents": 4, "seq_len": 64},
+        "checkpoint": {"every_steps": 2, "keep_last": 2},
+        "logging": {"every_steps": 1, "tensorboard": False, "progress_bar": False},
+        "phases": phases or [
+            phase("general", init_from=None, steps=5),
+            phase("context", steps=3, seq_len=128, rope={"global_theta": 320000.0}),
+            phase("anneal", steps=4, schedule={"decay_fraction": 1.0},
+                  masking={"rate": 0.15, "guided_share": 1.0},
+                  mixture={"weights": {"general": 1.0, "ecommerce": 0.0},
+                           "end_weights": {"general": 0.0, "ecommerce": 1.0}, "schedule": "linear"}),
+        ],
+    }
+    cfg.update(extra)
+    return cfg
+
+
+def write(path: Path, cfg: dict) -> Path:
+    path.write_text(yaml.safe_dump(cfg))
+    return path
+
+
+def rows(run: Path) -> list[dict]:
+    with (run / "metrics.csv").open() as handle:
+        return list(csv.DictReader(handle))
+
+
+@pytest.fixture(scope="module")
+def mined_shards(shards_dir):
+    from rexbert.data.spans import mine_spans
+
+    mine_spans(shards_dir, ["ecommerce"], reference_sources=["general"], min_count=3, progress=False)
+    return shards_dir
+
+
+@pytest.fixture(scope="module")
+def full_run(tokenizer_dir, mined_shards, tmp_path_factory):
+    root = tmp_path_factory.mktemp("full")
+    cfg = write(root / "recipe.yaml", recipe(tokenizer_dir, mined_shards))
+    assert main(["pretrain", "--config", str(cfg), "--out", str(root / "run")]) == 0
+    return root / "run"
+
+
+def test_run_layout_and_curriculum(full_run):
+    from transformers import AutoTokenizer
+
+    from rexbert.model.checkpoint import load_model
+
+    assert (full_run / "config.yaml").is_file() and (full_run / "loss_curve.png").stat().st_size > 1000
+    data = rows(full_run)
+    for column in ("phase", "step", "tokens", "loss", "mlm_accuracy", "lr", "grad_norm", "tokens_per_s",
+                   "eval_general_loss", "eval_domain_accuracy", "packing_efficiency", "guided_share"):
+        assert column in data[0]
+    assert [(r["phase"], int(r["step"])) for r in data][:6] == [("general", i) for i in range(1, 6)] + [("context", 1)]
+    tokens = [int(r["tokens"]) for r in data]
+    assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens)
+    assert float(data[-1]["lr"]) == pytest.approx(0.0)  # 1−√ decay to the floor
+    anneal = [r for r in data if r["phase"] == "anneal"]
+    assert max(float(r["guided_share"]) for r in anneal) > 0  # domain documents masked guided
+    assert all(r["eval_general_loss"] for r in data if r["step"] in ("3",) or r["step"] == "5" and r["phase"] == "general")
+    for k, name in enumerate(("general", "context", "anneal"), start=1):
+        phase_dir = full_run / f"phase{k}_{name}"
+        final = (phase_dir / "final").resolve()
+        assert final.name == f"checkpoint-{ {1: 5, 2: 3, 3: 4}[k] }"
+        assert len(list(phase_dir.glob("checkpoint-*"))) <= 2
+        model = load_model(phase_dir / "final")
+        assert model.config.num_layers == 2
+        assert AutoTokenizer.from_pretrained(str(phase_dir / "final" / "tokenizer")).mask_token == "[MASK]"
+    assert load_model(full_run / "phase1_general" / "final").config.global_rope_theta == 160000.0
+    assert load_model(full_run / "phase2_context" / "final").config.global_rope_theta == 320000.0
+    assert load_model(full_run / "phase3_anneal" / "final").config.global_rope_theta == 320000.0
+
+
+def test_rerun_without_resume_is_refused(full_run, tmp_path, capsys):
+    assert main(["pretrain", "--config", str(full_run / "config.yaml"), "--out", str(full_run)]) == 2
+    assert "--resume" in capsys.readouterr().err
+
+
+def test_resume_of_finished_run_skips_phases(full_run):
+    before = (full_run / "metrics.csv").read_text()
+    assert main(["pretrain", "--config", str(full_run / "config.yaml"), "--out", str(full_run), "--resume"]) == 0
+    assert (full_run / "metrics.csv").read_text() == before
+
+
+def test_phase3_from_imported_checkpoint(full_run, tokenizer_dir, mined_shards, tmp_path):
+    source = full_run / "phase2_context" / "final"  # a rexbert checkpoint directory, as import-hf writes
+    cfg = recipe(tokenizer_dir, mined_shards, phases=[
+        phase("anneal", init_from=str(source), steps=2, masking={"rate": 0.15, "guided_share": 0.05})])
+    cfg["model"]["overrides"] = {}  # architecture comes from the checkpoint, not the preset
+    assert main(["pretrain", "--config", str(write(tmp_path / "r.yaml", cfg)), "--out", str(tmp_path / "run")]) == 0
+    from rexbert.model.checkpoint import load_model
+
+    assert load_model(tmp_path / "run" / "phase1_anneal" / "final").config.num_layers == 2
+
+
+def _assert_error(argv, capsys, *needles):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    for needle in needles:
+        assert needle in err, err
+
+
+def test_clear_errors(tokenizer_dir, mined_shards, tmp_path, capsys, full_run):
+    cfg = recipe(tokenizer_dir, mined_shards)
+    cfg["phases"][0]["optimiser"] = {}
+    _assert_error(["pretrain", "--config", str(write(tmp_path / "a.yaml", cfg)), "--out", str(tmp_path / "a")],
+                  capsys, "unknown key 'phases.0.optimiser'")
+    cfg = recipe(tokenizer_dir, mined_shards)
+    cfg["model"]["overrides"]["max_position_embeddings"] = 96
+    _assert_error(["pretrain", "--config", str(write(tmp_path / "b.yaml", cfg)), "--out", str(tmp_path / "b")],
+                  capsys, "seq_len 128 is above the model's maximum 96")
+    cfg = recipe(tokenizer_dir, mined_shards)
+    _assert_error(["pretrain", "--config", str(write(tmp_path / "c.yaml", cfg)), "--out", str(tmp_path / "c"),
+                   "--phases", "context"], capsys, "phase1_general/final is missing")
+    # A checkpoint whose vocabulary does not fit the tokenizer.
+    from rexbert.model.checkpoint import load_model, save_model
+    from rexbert.model.modeling import RexBertForMaskedLM
+
+    small = load_model(full_run / "phase1_general" / "final").config.model_copy(update={"vocab_size": 128})
+    save_model(RexBertForMaskedLM(small), tmp_path / "small")
+    cfg = recipe(tokenizer_dir, mined_shards, phases=[phase("anneal", init_from=str(tmp_path / "small"))])
+    _assert_error(["pretrain", "--config", str(write(tmp_path / "d.yaml", cfg)), "--out", str(tmp_path / "d")],
+                  capsys, "vocab mismatch")
+    cfg = recipe(tokenizer_dir, mined_shards)
+    cfg["phases"][0]["mixture"] = {"weights": {"shoes": 1.0}}
+    _assert_error(["pretrain", "--config", str(write(tmp_path / "e.yaml", cfg)), "--out", str(tmp_path / "e")],
+                  capsys, "['shoes'] are not components")
+
+
+def test_nan_steps_are_skipped_counted_and_stop(tokenizer_dir, mined_shards, tmp_path, monkeypatch):
+    from rexbert.model import modeling
+
+    original = modeling.RexBertForMaskedLM.forward
+    calls = {"n": 0}
+
+    def poisoned(self, *args, **kwargs):
+        out = original(self, *args, **kwargs)
+        calls["n"] += 1
+        if self.training and calls["n"] in (3, 4):  # step 2's two packs
+            out.loss = out.loss * float("nan")
+        return out
+
+    monkeypatch.setattr(modeling.RexBertForMaskedLM, "forward", poisoned)
+    cfg = recipe(tokenizer_dir, mined_shards, phases=[phase("general", init_from=None, steps=4)], max_nan_steps=1)
+    cfg["eval"]["sets"] = {}
+    assert main(["pretrain", "--config", str(write(tmp_path / "r.yaml", cfg)), "--out", str(tmp_path / "ok")]) == 0
+    data = rows(tmp_path / "ok")
+    assert [r["nan_steps"] for r in data] == ["0", "1", "1", "1"]
+    assert all(torch.isfinite(p).all() for p in _final_params(tmp_path / "ok" / "phase1_general"))
+    calls["n"] = 0
+    cfg["max_nan_steps"] = 0
+    with pytest.raises(UserError, match="max_nan_steps=0"):
+        from rexbert.train.trainer import run_pretrain
+
+        run_pretrain(write(tmp_path / "s.yaml", cfg), tmp_path / "stop")
+
+
+def _final_params(phase_dir):
+    from rexbert.model.checkpoint import load_model
+
+    return list(load_model(phase_dir / "final").parameters())
+
+
+# ----------------------------------------------------------------------------- subprocess runs
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false", "PYTHONHASHSEED": "0"}
+LOSS_COLUMNS = ("phase", "step", "tokens", "loss", "mlm_accuracy", "lr", "grad_norm",
+                "eval_general_loss", "eval_domain_loss")
+
+
+def _cli(*args):
+    return [sys.executable, "-m", "rexbert", "--log-level", "WARNING", "pretrain", *args]
+
+
+def _wait_for_step(run: Path, proc: subprocess.Popen, phase: str, step: int, timeout=120.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        assert proc.poll() is None, "training ended before the kill"
+        if (run / "metrics.csv").is_file():
+            if any(r["phase"] == phase and int(r["step"]) >= step for r in rows(run)):
+                return
+        time.sleep(0.05)
+    raise AssertionError("training did not reach the step in time")
+
+
+def _losses(run):
+    return [tuple(r[c] for c in LOSS_COLUMNS) for r in rows(run)]
+
+
+@pytest.fixture(scope="module")
+def reference(tokenizer_dir, mined_shards, tmp_path_factory):
+    root = tmp_path_factory.mktemp("reference")
+    cfg = write(root / "r.yaml", recipe(tokenizer_dir, mined_shards))
+    subprocess.run(_cli("--config", str(cfg), "--out", str(root / "run")), check=True, env=ENV,
+                   capture_output=True)
+    return cfg, root / "run"
+
+
+def test_resume_after_sigkill_is_bit_identical(reference, tmp_path):
+    cfg, ref_run = reference
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli("--config", str(cfg), "--out", str(run)), env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _wait_for_step(run, proc, "context", 2)  # between checkpoints (every 2 steps), mid-curriculum
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    result = subprocess.run(_cli("--config", str(cfg), "--out", str(run), "--resume"), env=ENV,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert _losses(run) == _losses(ref_run)
+
+
+def test_sigterm_writes_checkpoint_and_exits_zero(reference, tmp_path):
+    cfg, ref_run = reference
+    run = tmp_path / "run"
+    proc = subprocess.Popen(_cli("--config", str(cfg), "--out", str(run)), env=ENV,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    _wait_for_step(run, proc, "general", 1)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    last = rows(run)[-1]
+    assert (run / f"phase{ {'general': 1, 'context': 2, 'anneal': 3}[last['phase']] }_{last['phase']}"
+            / f"checkpoint-{last['step']}" / "checkpoint.json").is_file()
+    result = subprocess.run(_cli("--config", str(cfg), "--out", str(run), "--resume"), env=ENV,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert _losses(run) == _losses(ref_run)
+
+
+def test_two_processes_match_one(tokenizer_dir, mined_shards, tmp_path):
+    cfg = recipe(tokenizer_dir, mined_shards, phases=[phase("general", init_from=None, steps=3)])
+    cfg["eval"]["sets"] = {}
+    path = write(tmp_path / "r.yaml", cfg)
+    subprocess.run(_cli("--config", str(path), "--out", str(tmp_path / "one")), check=True, env=ENV,
+                   capture_output=True)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29517",
+                "-m", "rexbert", "--log-level", "WARNING", "pretrain", "--config", str(path),
+                "--out", str(tmp_path / "two")]
+    result = subprocess.run(torchrun, env=ENV, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    one, two = rows(tmp_path / "one"), rows(tmp_path / "two")
+    assert [r["tokens"] for r in one] == [r["tokens"] for r in two]
+    for a, b in zip(one, two, strict=True):
+        assert float(a["loss"]) == pytest.approx(float(b["loss"]), rel=1e-4)
+        assert float(a["grad_norm"]) == pytest.approx(float(b["grad_norm"]), rel=1e-3)
