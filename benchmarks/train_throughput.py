@@ -122,7 +122,7 @@ def main() -> None:
         packs = stream.next_packs(1, index / (warmup + args.steps))
         batch = pack_to_batch(packs[0], components, token_spec, masking, np.random.default_rng([0, index]), replacement)
         out = step(model, optimizer, batch, wsd_lr(index, 100, 1e-3, 10, 0))
-        _ = float(out.loss), int((out.logits.argmax(-1) == torch.from_numpy(batch.labels[batch.labels != -100])).sum())
+        _ = float(out.loss.detach()), int((out.logits.detach().argmax(-1) == torch.from_numpy(batch.labels[batch.labels != -100])).sum())
         elapsed = time.perf_counter() - start
         batches.append(batch)
         efficiency.append(batch.num_tokens / args.batch_tokens)

@@ -144,7 +144,7 @@ def run_audit(items: list[LabelItem], initial: list[Label], primary: Labeller, a
 
 def write_labels(path: Path, items: Sequence[LabelItem], labels: Sequence[Label]) -> None:
     """Labels as JSONL rows `{id, domain, label, score, reason}`."""
-    write_jsonl(path, ({"domain": it.domain, **lab.to_dict()} for it, lab in zip(items, labels)))
+    write_jsonl(path, ({"domain": it.domain, **lab.to_dict()} for it, lab in zip(items, labels, strict=True)))
 
 
 def read_labels(path: Path) -> dict[str, Label]:

@@ -40,8 +40,8 @@ class FastTextClassifier:
             return np.zeros(0)
         labels, probs = self.model.predict([fasttext_text(t, max_words) for t in texts], k=2)
         out = np.empty(len(texts))
-        for i, (names, values) in enumerate(zip(labels, probs)):
-            found = dict(zip(names, values))
+        for i, (names, values) in enumerate(zip(labels, probs, strict=True)):
+            found = dict(zip(names, values, strict=True))
             out[i] = float(found.get(POSITIVE, 1.0 - float(found.get(NEGATIVE, 1.0))))
         return np.clip(out, 0.0, 1.0)
 
@@ -63,16 +63,18 @@ def train_fasttext(texts: Sequence[str], labels: Sequence[bool], cfg, seed: int)
     """Train one supervised fastText classifier; a NaN divergence becomes a `UserError` with the fix."""
     import fasttext
 
-    lines = [f"{POSITIVE if y else NEGATIVE} {fasttext_text(t, cfg.max_words)}\n" for t, y in zip(texts, labels)]
+    lines = [f"{POSITIVE if y else NEGATIVE} {fasttext_text(t, cfg.max_words)}\n" for t, y in zip(texts, labels, strict=True)]
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(lines))
     fd, path = tempfile.mkstemp(prefix="rexbert-fasttext-", suffix=".txt")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.writelines(lines[i] for i in order)
-        # fastText can stop with "Encountered NaN" on small, repetitive data; one retry at a
-        # quarter of the rate usually trains, and a second failure is reported with the fix.
-        for lr in (cfg.lr, cfg.lr / 4):
+        # fastText can stop with "Encountered NaN" on small, repetitive data (not always at the
+        # same rate: we saw it come and go between identical runs); retries at a quarter and a
+        # sixteenth of the rate train, and a third failure is reported with the fix.
+        rates = (cfg.lr, cfg.lr / 4, cfg.lr / 16)
+        for lr in rates:
             try:
                 # thread=1: fastText's multi-threaded SGD is not reproducible; the data here is small
                 model = fasttext.train_supervised(
@@ -83,10 +85,10 @@ def train_fasttext(texts: Sequence[str], labels: Sequence[bool], cfg, seed: int)
             except RuntimeError as err:
                 if "nan" not in str(err).lower():
                     raise UserError(f"fastText training failed ({err}); check the labels and distill settings") from err
-                log.warning("fastText diverged at lr=%g; retrying at lr=%g", lr, lr / 4)
+                log.warning("fastText diverged at lr=%g", lr)
         else:
-            raise UserError(f"fastText diverged (Encountered NaN) at distill.lr={cfg.lr} and {cfg.lr / 4:g}; "
-                            f"lower distill.lr (e.g. {cfg.lr / 10:g}) or distill.epochs, or label more documents")
+            raise UserError(f"fastText diverged (Encountered NaN) at distill.lr={cfg.lr} and at {cfg.lr / 4:g}, "
+                            f"{cfg.lr / 16:g}; lower distill.lr (e.g. {cfg.lr / 50:g}) or distill.epochs, or label more documents")
     finally:
         Path(path).unlink(missing_ok=True)
     return FastTextClassifier(model)
@@ -104,7 +106,7 @@ def calibration(labels: np.ndarray, scores: np.ndarray, bins: int) -> list[dict[
     """Reliability table: per score bin, mean predicted score vs observed fraction relevant."""
     edges = np.linspace(0, 1, bins + 1)
     rows = []
-    for lo, hi in zip(edges[:-1], edges[1:]):
+    for lo, hi in zip(edges[:-1], edges[1:], strict=True):
         mask = (scores >= lo) & ((scores < hi) if hi < 1 else (scores <= hi))
         if mask.any():
             rows.append({"bin": f"{lo:.1f}-{hi:.1f}", "count": int(mask.sum()),
@@ -156,7 +158,7 @@ def distill_domain(domain: str, texts: list[str], labels: list[bool], cfg, model
         kind="fasttext", threshold=float(threshold), threshold_note=note,
         cv=_metrics(y_train, oof, threshold), heldout=_metrics(y[held_idx], held_scores, threshold),
         calibration=calibration(y[held_idx].astype(float), held_scores, cfg.calibration_bins),
-        calibration_points=[[float(s), bool(t)] for s, t in zip(held_scores, y[held_idx])],
+        calibration_points=[[float(s), bool(t)] for s, t in zip(held_scores, y[held_idx], strict=True)],
     )
     return record
 

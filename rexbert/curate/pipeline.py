@@ -146,8 +146,8 @@ def _executor(cfg: CurateConfig, pipeline: list, tasks: int, logging_dir: Path, 
             depends=depends,
         )
     try:
-        from datatrove.executor import RayPipelineExecutor
         import ray  # noqa: F401
+        from datatrove.executor import RayPipelineExecutor
     except ImportError as err:
         raise UserError("executor 'ray' needs Ray: pip install 'rexbert[ray]'") from err
     return RayPipelineExecutor(pipeline=pipeline, tasks=tasks, workers=cfg.executor.workers, logging_dir=str(logging_dir),
@@ -286,7 +286,7 @@ def run_label(ws: Workspace, cfg: CurateConfig) -> None:
         labeller.close()
     audit.write_labels(ws.work / "label" / "initial_labels.jsonl", items, labels)
     per_domain: dict[str, dict[str, int]] = {}
-    for item, lab in zip(items, labels):
+    for item, lab in zip(items, labels, strict=True):
         row = per_domain.setdefault(item.domain, {"sampled": 0, "relevant": 0})
         row["sampled"] += 1
         row["relevant"] += int(lab.label)
@@ -319,7 +319,7 @@ def run_distill(ws: Workspace, cfg: CurateConfig) -> None:
     """Train and validate one fastText classifier per filter-required domain."""
     from tqdm import tqdm
 
-    from rexbert.curate import audit, distill
+    from rexbert.curate import audit
     from rexbert.fileio import iter_jsonl
 
     ws.require("audit", "distill")
@@ -332,12 +332,14 @@ def run_distill(ws: Workspace, cfg: CurateConfig) -> None:
     models = ws.work / "distill" / "models"
     models.mkdir(parents=True, exist_ok=True)
     records, points = {}, {}
+    present = [d for d in cfg.domains.filter_required if d in by_domain]
+    trained = _distill_in_subprocesses(present, by_domain, cfg, models)
     for domain in tqdm(cfg.domains.filter_required, desc="distilling", unit="domain"):
         if domain not in by_domain:
             records[domain] = {"domain": domain, "labelled": 0, "kind": "absent", "threshold": 1.0,
                                "threshold_note": "no documents of this domain reached labelling"}
             continue
-        record = distill.distill_domain(domain, *by_domain[domain], cfg.distill, models)
+        record = trained[domain]
         points[domain] = record.pop("calibration_points", [])
         records[domain] = record
     for domain, record in records.items():
@@ -346,6 +348,37 @@ def run_distill(ws: Workspace, cfg: CurateConfig) -> None:
     atomic_write_json(ws.work / "distill" / "validation.json", records)
     atomic_write_json(ws.work / "distill" / "calibration_points.json", points)
     atomic_write_json(ws.work / "distill" / "thresholds.json", {d: r["threshold"] for d, r in records.items()})
+
+
+def _distill_in_subprocesses(domains: list[str], by_domain: dict, cfg: CurateConfig, models: Path) -> dict[str, dict]:
+    """Train each domain's classifier in fresh worker processes (`executor.workers` at a time).
+
+    Why not in this process: the fastText build we depend on sometimes stops with "Encountered
+    NaN" at any learning rate once the process has run other native code (we reproduced it
+    after an in-process clean stage, never in a fresh process). A domain that still fails is
+    retried once in a brand-new process before its error is reported.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from rexbert.curate import distill
+
+    context = multiprocessing.get_context("spawn")
+    results: dict[str, dict] = {}
+    failed: dict[str, BaseException] = {}
+    workers = max(1, min(cfg.executor.workers, len(domains)))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = {d: pool.submit(distill.distill_domain, d, *by_domain[d], cfg.distill, models) for d in domains}
+        for domain, future in futures.items():
+            try:
+                results[domain] = future.result()
+            except UserError as err:
+                failed[domain] = err
+    for domain in failed:
+        log.warning("distill: retrying %s in a fresh process (%s)", domain, failed[domain])
+        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+            results[domain] = pool.submit(distill.distill_domain, domain, *by_domain[domain], cfg.distill, models).result()
+    return results
 
 
 def run_filter(ws: Workspace, cfg: CurateConfig) -> None:

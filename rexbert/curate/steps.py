@@ -152,7 +152,12 @@ class CorpusReader(BaseReader):
         writer.write(Document(text=text, id=doc_id, metadata={**meta, "filter_reason": reason}), rank)
 
     def _records(self, path: str, rank: int, writer: RejectWriter):
-        from rexbert.sources.finefineweb import MalformedRecord, open_text_lines, parse_record, validate_record
+        from rexbert.sources.finefineweb import (
+            MalformedRecord,
+            open_text_lines,
+            parse_record,
+            validate_record,
+        )
 
         folder_domain = Path(path).parent.name
         if path.endswith(".parquet"):
@@ -189,7 +194,7 @@ class CorpusReader(BaseReader):
         """Yield valid documents of this rank's files."""
         files = shard_files(self.input_dir, self.domains)[rank::world_size]
         with self.reject_writer as writer:
-            for domain, path in files:
+            for _domain, path in files:
                 self.stat_update("input_files")
                 for record, meta in self._records(path, rank, writer):
                     meta["domain"] = record["domain"]
@@ -301,7 +306,7 @@ class LanguageFilter(BaseFilter):
         """Predict the language of a batch at once (fastText takes a list)."""
         labels, scores = self.model.predict([text_rules.single_line(d.text) for d in batch], k=1)
         results = []
-        for doc, label, score in zip(batch, labels, scores):
+        for doc, label, score in zip(batch, labels, scores, strict=True):
             lang = label[0].removeprefix("__label__") if label else "unknown"
             prob = float(score[0]) if len(score) else 0.0
             doc.metadata["language"] = lang
@@ -376,7 +381,7 @@ class RelevanceFilter(BaseFilter):
         for domain, indices in by_domain.items():
             scores = self._model(domain).score([batch[i].text for i in indices], self.max_words)
             threshold = self.thresholds[domain]
-            for i, score in zip(indices, scores):
+            for i, score in zip(indices, scores, strict=True):
                 doc = batch[i]
                 doc.metadata["selection"] = "relevance"
                 doc.metadata["relevance_score"] = round(float(score), 4)

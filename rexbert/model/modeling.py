@@ -284,9 +284,9 @@ class RexBertForMaskedLM(nn.Module):
 
         def make_logits() -> torch.Tensor:
             with _gpu_autocast(self.config, hidden.device):
-                return F.linear(transformed, weight, self.decoder_bias)
+                return F.linear(transformed.to(weight.dtype), weight, self.decoder_bias)
 
-        if transformed.device.type == "cpu" and transformed.dtype == torch.float32:
+        if transformed.device.type == "cpu":
             loss = linear_cross_entropy(transformed, weight, self.decoder_bias, targets)
             return MaskedLMOutput(loss=loss, hidden_states=hidden, make_logits=make_logits)
         # On GPUs memory bandwidth is plentiful: the plain path (bf16 matmul, fp32 loss).

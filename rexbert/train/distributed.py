@@ -60,7 +60,9 @@ def wrap_model(model: nn.Module, info: DistInfo, strategy: str) -> nn.Module:
 
         for layer in model.model.layers:
             fully_shard(layer)
-        fully_shard(model)
+        # The root group (embeddings, head, tied decoder) stays gathered between forward and
+        # backward: the MLM output computes its logits lazily from the tied embedding weight.
+        fully_shard(model, reshard_after_forward=False)
         return model
     from torch.nn.parallel import DistributedDataParallel
 

@@ -22,7 +22,7 @@ import logging
 import math
 import signal
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +75,6 @@ class PhaseState:
     nominal_tokens: int = 0  # budgeted tokens of this phase (drives batch-size warmup)
     nan_steps: int = 0
     elapsed_s: float = 0.0
-    last_row: dict = field(default_factory=dict)
 
 
 def phase_dir_name(index: int, phase: PhaseSpec) -> str:
@@ -378,7 +377,8 @@ class Pretrainer:
                               np.random.default_rng([cfg.seed, index, step, pack_index]), self.replacement_ids)
                 for pack_index, items in enumerate(packs) if pack_index % dist.world_size == dist.rank
             ]
-            stats, grad_norm = self._train_step(model, optimizer, mine, opt.grad_clip)
+            logging_step = (step + 1) % cfg.logging.every_steps == 0 or step + 1 == total_steps
+            stats, grad_norm = self._train_step(model, optimizer, mine, opt.grad_clip, logging_step)
             loss_sum, correct, labels, tokens, docs, guided, stop = stats.tolist()
             loss = loss_sum / max(labels, 1.0)
             if not (math.isfinite(loss) and math.isfinite(grad_norm)):
@@ -440,12 +440,14 @@ class Pretrainer:
         return state.run_tokens
 
     # -- step ----------------------------------------------------------------------------------
-    def _train_step(self, model, optimizer, batches: list[PackedBatch], grad_clip: float | None):
+    def _train_step(self, model, optimizer, batches: list[PackedBatch], grad_clip: float | None,
+                    with_accuracy: bool = True):
         """Forward/backward over this rank's packs, then one optimizer step (unless non-finite).
 
         Every pack's mean loss is weighted by its share of the *global* labelled tokens, so the
         gradient equals that of one big batch whatever the number of ranks or packs (DDP
-        averages over ranks, hence the × world_size).
+        averages over ranks, hence the × world_size). Accuracy needs the full logits, which the
+        fused CPU loss never materialises, so it is computed only on logging steps.
         """
         dist, device = self.dist, self.dist.device
         local_labels = float(sum(b.num_labels for b in batches))
@@ -462,11 +464,12 @@ class Pretrainer:
             cu = torch.from_numpy(batch.cu_seqlens).to(device)
             with context:
                 out = model(ids, cu, batch.max_seqlen, labels=labels)
+                if with_accuracy:  # before backward: FSDP2 reshards the tied weight after it
+                    with torch.no_grad():
+                        correct += int((out.logits.argmax(-1) == labels[labels != -100]).sum())
                 weight = batch.num_labels / max(global_labels, 1.0) * dist.world_size
                 (out.loss * weight).backward()
             loss_sum += out.loss.detach().double().cpu() * batch.num_labels
-            targets = labels[labels != -100]
-            correct += int((out.logits.detach().argmax(-1) == targets).sum())
         params = [p for p in model.parameters() if p.grad is not None]
         limit = grad_clip if grad_clip is not None else float("inf")
         grad_norm = torch.nn.utils.clip_grad_norm_(params, limit)

@@ -5,7 +5,12 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, f1_score, precision_score, recall_score
 
 from rexbert.curate.distill import calibration
-from rexbert.curate.metrics import best_kappa_threshold, cohen_kappa, precision_recall_f1, threshold_by_policy
+from rexbert.curate.metrics import (
+    best_kappa_threshold,
+    cohen_kappa,
+    precision_recall_f1,
+    threshold_by_policy,
+)
 
 
 def test_kappa_and_prf_match_sklearn():

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from rexbert.data.masking import IGNORE_INDEX, non_special_ids, replace_masked, span_mask, stochastic_round
+from rexbert.data.masking import (
+    IGNORE_INDEX,
+    non_special_ids,
+    replace_masked,
+    span_mask,
+    stochastic_round,
+)
 from rexbert.data.pipeline import MaskingSpec, TokenSpec, pack_to_batch
 
 

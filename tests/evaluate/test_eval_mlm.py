@@ -107,3 +107,22 @@ def test_bad_data_file_errors(models_dir, tmp_path, capsys):
     assert f"{bad}:2: malformed JSON line" in capsys.readouterr().err
     assert run_cli("--model", tmp_path / "nope", "--data", bad, "--text-field", "x", "--out", tmp_path) == 2
     assert "model folder not found" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("folder", ["bert_mlm", "modernbert_mlm"])
+def test_masked_position_logits_equal_full_head(models_dir, folder):
+    import torch
+
+    from rexbert.evaluate.mlm import masked_logits
+    from rexbert.evaluate.models import ModelSpec, load_masked_lm
+
+    model, tokenizer = load_masked_lm(ModelSpec(folder, models_dir / folder), "cpu")
+    inputs = tokenizer(["red leather shoe for women", "usb cable"], padding=True, return_tensors="pt")
+    rows, cols = torch.tensor([0, 0, 1]), torch.tensor([1, 3, 2])
+    state = {}
+    picked = masked_logits(model, dict(inputs), rows, cols, state)
+    with torch.inference_mode():
+        full = model(**inputs).logits[rows, cols]
+    assert picked.shape == full.shape == (3, len(tokenizer))
+    assert torch.allclose(picked, full, atol=1e-5)
+    assert state.get(id(model)) is None  # the gather path was used, no fallback recorded

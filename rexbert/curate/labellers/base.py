@@ -190,7 +190,7 @@ class Labeller(ABC):
         """What `refine` changed, to save beside the audit log."""
         return {}
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook; most backends hold nothing to release)
         """Release resources (connections, models)."""
 
 
@@ -228,7 +228,7 @@ class CachedLabeller(Labeller):
     def refine(self, items: Sequence[LabelItem], own: Sequence[Label], reference: Sequence[Label],
                max_examples: int) -> str:
         """Add few-shot examples from disagreements (false negatives and false positives alternately)."""
-        wrong = [(it, ref) for it, mine, ref in zip(items, own, reference) if mine.label != ref.label]
+        wrong = [(it, ref) for it, mine, ref in zip(items, own, reference, strict=True) if mine.label != ref.label]
         if not wrong or max_examples == 0:
             return "no disagreements to learn from"
         positives = [w for w in wrong if w[1].label]

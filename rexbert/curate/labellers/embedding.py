@@ -96,7 +96,7 @@ class EmbeddingLabeller(Labeller):
         """Embeddings of `items` (cached by document id within this run)."""
         missing = [it for it in items if it.id not in self._cache]
         if missing:
-            for item, vector in zip(missing, self._encode([it.text for it in missing])):
+            for item, vector in zip(missing, self._encode([it.text for it in missing]), strict=True):
                 self._cache[item.id] = vector
         return np.stack([self._cache[it.id] for it in items]) if items else np.zeros((0, 1))
 
@@ -124,7 +124,7 @@ class EmbeddingLabeller(Labeller):
             return []
         margins, closest = self.raw_scores(items)
         labels = []
-        for item, margin, index in zip(items, margins, closest):
+        for item, margin, index in zip(items, margins, closest, strict=True):
             threshold = self.thresholds.get(item.domain, self.default_threshold)
             # logistic squash around the threshold; 20 maps a 0.1 margin to ~0.88
             prob = float(1.0 / (1.0 + np.exp(-20.0 * (margin - threshold))))
@@ -134,7 +134,7 @@ class EmbeddingLabeller(Labeller):
     def refine(self, items: Sequence[LabelItem], own: Sequence[Label], reference: Sequence[Label],
                max_examples: int) -> str:
         """Add up to `max_examples` disagreement documents as prototypes, then re-pick thresholds."""
-        wrong = [(it, ref.label) for it, mine, ref in zip(items, own, reference) if mine.label != ref.label]
+        wrong = [(it, ref.label) for it, mine, ref in zip(items, own, reference, strict=True) if mine.label != ref.label]
         added = 0
         pos, neg = self._prototypes()
         for item, is_relevant in wrong[:max_examples]:

@@ -48,7 +48,12 @@ class HFLabeller(CachedLabeller):
         if self._model is not None:
             return
         import torch
-        from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+        from transformers import (
+            AutoConfig,
+            AutoModelForCausalLM,
+            AutoModelForSequenceClassification,
+            AutoTokenizer,
+        )
 
         config = AutoConfig.from_pretrained(self.model_dir)
         architectures = config.architectures or []
@@ -111,7 +116,7 @@ class HFLabeller(CachedLabeller):
             batch = items[start:start + size]
             if self._kind == "classifier":
                 scores = self._classify(batch)
-                for item, score in zip(batch, scores):
+                for item, score in zip(batch, scores, strict=True):
                     on_label(Label(item.id, score > 0.5, float(score), f"classifier p(relevant)={score:.2f}"), 0, 0)
             else:
                 for item in batch:
