@@ -97,11 +97,15 @@ def main() -> None:
         model = RexBertForMaskedLM(cfg)
         return model, build_optimizer(model, 1e-3, (0.9, 0.98), 1e-6, 1e-5)
 
-    def step(model, optimizer, batch, lr):
+    def step(model, optimizer, batch, lr, with_accuracy=False):
         for group in optimizer.param_groups:
             group["lr"] = lr
+        labels = torch.from_numpy(batch.labels)
         out = model(torch.from_numpy(batch.input_ids), torch.from_numpy(batch.cu_seqlens), batch.max_seqlen,
-                    labels=torch.from_numpy(batch.labels))
+                    labels=labels)
+        if with_accuracy:  # the trainer's metrics, on logging steps (every 10 by default)
+            with torch.no_grad():
+                int((out.logits.argmax(-1) == labels[labels != -100]).sum())
         out.loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), float("inf"))
         optimizer.step()
@@ -121,8 +125,8 @@ def main() -> None:
         start = time.perf_counter()
         packs = stream.next_packs(1, index / (warmup + args.steps))
         batch = pack_to_batch(packs[0], components, token_spec, masking, np.random.default_rng([0, index]), replacement)
-        out = step(model, optimizer, batch, wsd_lr(index, 100, 1e-3, 10, 0))
-        _ = float(out.loss.detach()), int((out.logits.detach().argmax(-1) == torch.from_numpy(batch.labels[batch.labels != -100])).sum())
+        out = step(model, optimizer, batch, wsd_lr(index, 100, 1e-3, 10, 0), with_accuracy=index % 10 == 0)
+        _ = float(out.loss.detach())
         elapsed = time.perf_counter() - start
         batches.append(batch)
         efficiency.append(batch.num_tokens / args.batch_tokens)

@@ -41,3 +41,13 @@ def test_jsonl_errors_name_file_and_line(tmp_path):
         bad = tmp_path / "b.json"
         bad.write_text("{")
         fileio.read_json(bad)
+
+
+def test_atomic_write_has_ordinary_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "report.md"
+    fileio.atomic_write_text(target, "x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -43,7 +43,9 @@ class FastTextClassifier:
         for i, (names, values) in enumerate(zip(labels, probs, strict=True)):
             found = dict(zip(names, values, strict=True))
             out[i] = float(found.get(POSITIVE, 1.0 - float(found.get(NEGATIVE, 1.0))))
-        return np.clip(out, 0.0, 1.0)
+        # rounded to 1e-4: fastText's float32 scores can differ in the last bits between
+        # processes, and an unrounded threshold would turn that noise into different outputs
+        return np.round(np.clip(out, 0.0, 1.0), 4)
 
 
 class ConstantClassifier:
@@ -70,24 +72,31 @@ def train_fasttext(texts: Sequence[str], labels: Sequence[bool], cfg, seed: int)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.writelines(lines[i] for i in order)
-        # fastText can stop with "Encountered NaN" on small, repetitive data (not always at the
-        # same rate: we saw it come and go between identical runs); retries at a quarter and a
-        # sixteenth of the rate train, and a third failure is reported with the fix.
-        rates = (cfg.lr, cfg.lr / 4, cfg.lr / 16)
+        # This fastText build sometimes stops with "Encountered NaN" at random (a third of the
+        # time in some worker processes, never in others, on identical data and seed) and, more
+        # rarely, returns a model whose predictions hit NaN. A clean run at the configured rate
+        # is reproducible, so we retry it a few times before lowering the rate, and check the
+        # model before using it; the last failure is reported with the fix.
+        rates = (cfg.lr, cfg.lr, cfg.lr, cfg.lr / 4, cfg.lr / 16)
+        model = None
         for lr in rates:
             try:
                 # thread=1: fastText's multi-threaded SGD is not reproducible; the data here is small
-                model = fasttext.train_supervised(
+                candidate = fasttext.train_supervised(
                     input=path, lr=lr, epoch=cfg.epochs, wordNgrams=cfg.word_ngrams, dim=cfg.dim,
                     minCount=cfg.min_count, bucket=cfg.bucket, loss="softmax", thread=1, seed=seed, verbose=0,
                 )
+                if not np.isfinite(candidate.get_output_matrix()).all():
+                    raise RuntimeError("Encountered NaN in the trained weights")
+                candidate.predict([line.split(" ", 1)[1].strip() for line in lines[:8]], k=2)
+                model = candidate
                 break
             except RuntimeError as err:
                 if "nan" not in str(err).lower():
                     raise UserError(f"fastText training failed ({err}); check the labels and distill settings") from err
-                log.warning("fastText diverged at lr=%g", lr)
-        else:
-            raise UserError(f"fastText diverged (Encountered NaN) at distill.lr={cfg.lr} and at {cfg.lr / 4:g}, "
+                log.warning("fastText diverged at lr=%g; retrying", lr)
+        if model is None:
+            raise UserError(f"fastText diverged (Encountered NaN) at distill.lr={cfg.lr} (3 tries) and at {cfg.lr / 4:g}, "
                             f"{cfg.lr / 16:g}; lower distill.lr (e.g. {cfg.lr / 50:g}) or distill.epochs, or label more documents")
     finally:
         Path(path).unlink(missing_ok=True)

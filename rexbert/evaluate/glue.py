@@ -60,22 +60,55 @@ class GlueTask:
 GLUE_TASKS: dict[str, GlueTask] = {
     task.name: task
     for task in (
-        GlueTask("sst2", "SST-2", "SST-2", ("sentence",), "label", ("0", "1"), ("dev.tsv",), ("sentence",)),
         GlueTask(
-            "qnli", "QNLI", "QNLI", ("question", "sentence"), "label",
-            ("entailment", "not_entailment"), ("dev.tsv",), ("question", "sentence"),
+            "sst2",
+            "SST-2",
+            "SST-2",
+            ("sentence",),
+            "label",
+            ("0", "1"),
+            ("dev.tsv",),
+            ("sentence",),
         ),
         GlueTask(
-            "qqp", "QQP", "QQP", ("question1", "question2"), "is_duplicate", ("0", "1"),
-            ("dev.tsv",), ("question1", "question2"),
+            "qnli",
+            "QNLI",
+            "QNLI",
+            ("question", "sentence"),
+            "label",
+            ("entailment", "not_entailment"),
+            ("dev.tsv",),
+            ("question", "sentence"),
         ),
         GlueTask(
-            "mnli", "MNLI", "MNLI", ("sentence1", "sentence2"), "gold_label",
-            ("entailment", "neutral", "contradiction"), ("dev_matched.tsv", "dev.tsv"),
-            ("premise", "hypothesis"), "validation_matched",
+            "qqp",
+            "QQP",
+            "QQP",
+            ("question1", "question2"),
+            "is_duplicate",
+            ("0", "1"),
+            ("dev.tsv",),
+            ("question1", "question2"),
         ),
         GlueTask(
-            "stsb", "STS-B", "STS-B", ("sentence1", "sentence2"), "score", None, ("dev.tsv",),
+            "mnli",
+            "MNLI",
+            "MNLI",
+            ("sentence1", "sentence2"),
+            "gold_label",
+            ("entailment", "neutral", "contradiction"),
+            ("dev_matched.tsv", "dev.tsv"),
+            ("premise", "hypothesis"),
+            "validation_matched",
+        ),
+        GlueTask(
+            "stsb",
+            "STS-B",
+            "STS-B",
+            ("sentence1", "sentence2"),
+            "score",
+            None,
+            ("dev.tsv",),
             ("sentence1", "sentence2"),
         ),
     )
@@ -98,7 +131,9 @@ def parse_tasks(text: str) -> list[GlueTask]:
     names = [part.strip().lower().replace("-", "") for part in text.split(",") if part.strip()]
     unknown = [n for n in names if n not in GLUE_TASKS]
     if unknown or not names:
-        raise UserError(f"--tasks: unknown task '{(unknown or [''])[0]}'; choose from {','.join(GLUE_TASKS)}")
+        raise UserError(
+            f"--tasks: unknown task '{(unknown or [''])[0]}'; choose from {','.join(GLUE_TASKS)}"
+        )
     return [GLUE_TASKS[n] for n in dict.fromkeys(names)]
 
 
@@ -108,7 +143,9 @@ def task_folder(glue_dir: Path, task: GlueTask) -> Path:
         key = child.name.lower().replace("-", "").replace("_", "")
         if child.is_dir() and key in (task.name, task.folder.lower().replace("-", "")):
             return child
-    raise UserError(f"{glue_dir}: no folder for {task.title} (expected {glue_dir / task.folder}/train.tsv)")
+    raise UserError(
+        f"{glue_dir}: no folder for {task.title} (expected {glue_dir / task.folder}/train.tsv)"
+    )
 
 
 def read_glue_tsv(path: Path, task: GlueTask) -> GlueSplit:
@@ -120,7 +157,9 @@ def read_glue_tsv(path: Path, task: GlueTask) -> GlueSplit:
     label outside the task's set is an error naming file and line.
     """
     if not path.is_file():
-        raise UserError(f"{path}: file not found; the GLUE layout has train.tsv and {task.dev_files[0]}")
+        raise UserError(
+            f"{path}: file not found; the GLUE layout has train.tsv and {task.dev_files[0]}"
+        )
     with path.open(encoding="utf-8") as handle:
         header = handle.readline().rstrip("\r\n").split("\t")
         needed = [*task.text_columns, task.label_column]
@@ -147,7 +186,9 @@ def read_glue_tsv(path: Path, task: GlueTask) -> GlueSplit:
                 try:
                     label = float(raw_label)
                 except ValueError:
-                    raise UserError(f"{path}:{line_no}: score {raw_label!r} is not a number") from None
+                    raise UserError(
+                        f"{path}:{line_no}: score {raw_label!r} is not a number"
+                    ) from None
             else:
                 if raw_label not in task.labels:
                     raise UserError(
@@ -170,7 +211,9 @@ def read_glue_tsv(path: Path, task: GlueTask) -> GlueSplit:
 def load_glue_files(glue_dir: Path, task: GlueTask) -> tuple[GlueSplit, GlueSplit]:
     """(train, dev) from the TSV layout."""
     folder = task_folder(glue_dir, task)
-    dev_path = next((folder / f for f in task.dev_files if (folder / f).is_file()), folder / task.dev_files[0])
+    dev_path = next(
+        (folder / f for f in task.dev_files if (folder / f).is_file()), folder / task.dev_files[0]
+    )
     return read_glue_tsv(folder / "train.tsv", task), read_glue_tsv(dev_path, task)
 
 
@@ -256,14 +299,18 @@ class GlueFineTune(EvalTask):
                 model = AutoModelForSequenceClassification.from_pretrained(
                     str(folder),
                     num_labels=labels,
-                    problem_type="regression" if self.glue.is_regression else "single_label_classification",
+                    problem_type="regression"
+                    if self.glue.is_regression
+                    else "single_label_classification",
                 )
         except (OSError, ValueError, KeyError) as err:
             raise UserError(
                 f"{folder}: cannot load with a sequence-classification head ({str(err).splitlines()[0]})"
             ) from err
         if tokenizer.pad_token_id is None:
-            raise UserError(f"{folder}: the tokenizer has no padding token; set \"pad_token\" in tokenizer_config.json")
+            raise UserError(
+                f'{folder}: the tokenizer has no padding token; set "pad_token" in tokenizer_config.json'
+            )
         model.config.pad_token_id = tokenizer.pad_token_id
         model.to(device)
         info = describe(spec, model.base_model, tokenizer)
@@ -277,10 +324,16 @@ class GlueFineTune(EvalTask):
             ]
         return info, [Measurement("accuracy", accuracy(predictions, self.dev.labels), {}, details)]
 
-    def _batch(self, tokenizer, split: GlueSplit, indices: list[int], device: str) -> dict[str, Any]:
+    def _batch(
+        self, tokenizer, split: GlueSplit, indices: list[int], device: str
+    ) -> dict[str, Any]:
         columns = list(zip(*(split.texts[i] for i in indices), strict=True))
         encoded = tokenizer(
-            *columns, truncation=True, max_length=self.config.max_length, padding=True, return_tensors="pt"
+            *columns,
+            truncation=True,
+            max_length=self.config.max_length,
+            padding=True,
+            return_tensors="pt",
         )
         return {k: v.to(device) for k, v in encoded.items()}
 
@@ -290,10 +343,16 @@ class GlueFineTune(EvalTask):
         config = self.config
         steps = max(1, math.ceil(math.ceil(len(self.train) / config.batch_size) * config.epochs))
         warmup = int(config.warmup_ratio * steps)
-        optimizer = torch.optim.AdamW(model.parameters(), lr=config.learning_rate, weight_decay=0.01)
+        optimizer = torch.optim.AdamW(
+            model.parameters(), lr=config.learning_rate, weight_decay=0.01
+        )
         scheduler = torch.optim.lr_scheduler.LambdaLR(
             optimizer,
-            lambda s: (s + 1) / (warmup + 1) if s < warmup else max(0.0, (steps - s) / max(1, steps - warmup)),
+            lambda s: (
+                (s + 1) / (warmup + 1)
+                if s < warmup
+                else max(0.0, (steps - s) / max(1, steps - warmup))
+            ),
         )
         generator = torch.Generator().manual_seed(config.seed)
         dtype = torch.float32 if self.glue.is_regression else torch.long
@@ -306,7 +365,9 @@ class GlueFineTune(EvalTask):
                 order = torch.randperm(len(self.train), generator=generator).tolist()
             chosen, order = order[: config.batch_size], order[config.batch_size :]
             inputs = self._batch(tokenizer, self.train, chosen, device)
-            target = torch.tensor([self.train.labels[i] for i in chosen], dtype=dtype, device=device)
+            target = torch.tensor(
+                [self.train.labels[i] for i in chosen], dtype=dtype, device=device
+            )
             loss = model(**inputs, labels=target).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

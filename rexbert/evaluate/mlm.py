@@ -64,7 +64,9 @@ class MaskedTokenRecovery(EvalTask):
             if settings.max_examples is not None:
                 rows = rows[: settings.max_examples]
             if not rows:
-                raise UserError(f"{settings.data}: column '{name}' has no non-empty text to evaluate")
+                raise UserError(
+                    f"{settings.data}: column '{name}' has no non-empty text to evaluate"
+                )
             skipped = len(frame) - len(rows)
             if settings.max_examples is None and skipped:
                 log.warning("%s: %d empty value(s) in '%s' skipped", settings.data, skipped, name)
@@ -105,7 +107,9 @@ class MaskedTokenRecovery(EvalTask):
                 if window is not None and block > window:
                     log.warning(
                         "%s: block size %d exceeds the model's %d positions; skipped",
-                        spec.name, block, window,
+                        spec.name,
+                        block,
+                        window,
                     )
                     continue
                 with torch.inference_mode():
@@ -130,7 +134,9 @@ class MaskedTokenRecovery(EvalTask):
         examples = []
         for index, (row, _) in enumerate(rows):
             ids = encoded["input_ids"][index]
-            word_ids = encoded.word_ids(index) if encoded.is_fast else _special_aware_ids(tokenizer, ids)
+            word_ids = (
+                encoded.word_ids(index) if encoded.is_fast else _special_aware_ids(tokenizer, ids)
+            )
             positions = span_mask(word_ids, self.config.mask_ratio, self.config.seed, row)
             if positions:
                 examples.append((ids, positions))
@@ -145,8 +151,12 @@ class MaskedTokenRecovery(EvalTask):
         hits = {k: 0 for k in self.config.topk}
         total = 0
         batch_size = self.config.batch_size
-        for start in tqdm(range(0, len(examples), batch_size), desc=label, unit="batch", leave=False):
-            batch_hits, count = self._score_batch(model, tokenizer, examples[start : start + batch_size], device)
+        for start in tqdm(
+            range(0, len(examples), batch_size), desc=label, unit="batch", leave=False
+        ):
+            batch_hits, count = self._score_batch(
+                model, tokenizer, examples[start : start + batch_size], device
+            )
             for k in hits:
                 hits[k] += batch_hits[k]
             total += count
@@ -183,6 +193,7 @@ class MaskedTokenRecovery(EvalTask):
                 logits = full
         return topk_hits(logits.float(), targets.to(device), self.config.topk), len(targets)
 
+
 def masked_logits(model, inputs, rows, cols, gather_ok: dict[int, bool | None]):
     """Logits [M, V] at the masked positions only.
 
@@ -217,4 +228,3 @@ def _special_aware_ids(tokenizer, ids: list[int]) -> list[int | None]:
     """Word ids for slow tokenizers: each non-special token is its own word."""
     special = set(tokenizer.all_special_ids)
     return [None if token in special else position for position, token in enumerate(ids)]
-

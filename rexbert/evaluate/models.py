@@ -63,7 +63,9 @@ def parse_model_specs(values: Sequence[str]) -> list[ModelSpec]:
     names = [s.name for s in result]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise UserError(f"--model: name '{duplicates[0]}' is used twice; give distinct NAME=DIR names")
+        raise UserError(
+            f"--model: name '{duplicates[0]}' is used twice; give distinct NAME=DIR names"
+        )
     return result
 
 
@@ -125,7 +127,11 @@ def describe(spec: ModelSpec, encoder: Any, tokenizer: Any | None = None) -> Mod
     architectures = getattr(config, "architectures", None) or [type(encoder).__name__]
     origin = str(getattr(config, "_name_or_path", "") or "")
     resolved = str(spec.path.resolve())
-    source = resolved if not origin or Path(origin).resolve() == Path(resolved) else f"{resolved} (from {origin})"
+    source = (
+        resolved
+        if not origin or Path(origin).resolve() == Path(resolved)
+        else f"{resolved} (from {origin})"
+    )
     return ModelInfo(
         path=resolved,
         source=source,
@@ -194,11 +200,13 @@ def load_masked_lm(spec: ModelSpec, device: str) -> tuple[Any, Any]:
     if tokenizer.mask_token_id is None:
         raise UserError(
             f"{folder}: the tokenizer has no mask token; masked-token recovery needs one "
-            "(set \"mask_token\" in tokenizer_config.json)"
+            '(set "mask_token" in tokenizer_config.json)'
         )
     try:
         with quiet_transformers():
-            model, info = AutoModelForMaskedLM.from_pretrained(str(folder), output_loading_info=True)
+            model, info = AutoModelForMaskedLM.from_pretrained(
+                str(folder), output_loading_info=True
+            )
     except (OSError, ValueError, KeyError) as err:
         raise UserError(
             f"{folder}: cannot load as a masked-LM ({str(err).splitlines()[0]}); "
@@ -247,7 +255,9 @@ def load_sentence_encoder(spec: ModelSpec, device: str, max_length: int | None =
         raise UserError(
             f"{spec.path}: cannot load as a sentence encoder ({str(err).splitlines()[0]})"
         ) from err
-    window = model_window(model.transformers_model.config if hasattr(model, "transformers_model") else None)
+    window = model_window(
+        model.transformers_model.config if hasattr(model, "transformers_model") else None
+    )
     limits = [n for n in (max_length, window, model.max_seq_length) if n]
     if limits:
         model.max_seq_length = min(limits)

@@ -32,6 +32,7 @@ class Table:
     rows: list[list[str]]
     bold: set[tuple[int, int]] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    label_columns: int = 1  # leading text columns (left-aligned); the rest are numbers
 
 
 def merge_runs(runs: Sequence[str | Path]) -> Results:
@@ -81,7 +82,12 @@ def models_table(results: Results) -> Table | None:
         [name, f"{info.parameters / 1e6:.1f}M", info.architecture, info.source]
         for name, info in results.models.items()
     ]
-    return Table("Models", ["Model", "Parameters", "Architecture", "Source"], rows)
+    return Table(
+        "Models",
+        ["Model", "Architecture", "Source", "Parameters"],
+        [[r[0], r[2], r[3], r[1]] for r in rows],
+        label_columns=3,
+    )
 
 
 def table3(results: Results) -> Table | None:
@@ -94,7 +100,11 @@ def table3(results: Results) -> Table | None:
     values_at: dict[tuple, float | None] = {}
     keys: list[tuple[str, int, int]] = []
     for record in _latest(records).values():
-        key = (str(record.axes.get("field", "")), int(record.axes.get("block_size", 0)), int(record.axes.get("k", 0)))
+        key = (
+            str(record.axes.get("field", "")),
+            int(record.axes.get("block_size", 0)),
+            int(record.axes.get("k", 0)),
+        )
         values_at[(record.model, *key)] = record.value
         if key not in keys:
             keys.append(key)
@@ -104,6 +114,7 @@ def table3(results: Results) -> Table | None:
         "Table 3 — masked-token recovery on product text (top-k accuracy, %)",
         ["Field", "Tokens", "Top-k", *models],
         [],
+        label_columns=3,
     )
     for key in keys:
         values = [values_at.get((model, *key)) for model in models]
@@ -113,7 +124,9 @@ def table3(results: Results) -> Table | None:
         _bold_best(table, len(table.rows) - 1, values, 3)
     tokenizers = {results.models[m].tokenizer for m in models if m in results.models}
     if len(tokenizers) == 1 and len(models) > 1:
-        table.notes.append("All models share one tokenizer, so all were scored on the same masked positions.")
+        table.notes.append(
+            "All models share one tokenizer, so all were scored on the same masked positions."
+        )
     elif len(models) > 1:
         table.notes.append(
             "The models' tokenizers differ: each model was scored on its own deterministic whole-word "
@@ -145,13 +158,30 @@ def similarity_table(results: Results) -> Table | None:
     models = _model_order(results, records)
     table = Table(
         "Query–product similarity (cosine vs graded relevance)",
-        ["Model", "Spearman zero-shot", "Spearman fine-tuned", "Pearson zero-shot", "Pearson fine-tuned"],
+        [
+            "Model",
+            "Spearman zero-shot",
+            "Spearman fine-tuned",
+            "Pearson zero-shot",
+            "Pearson fine-tuned",
+        ],
         [],
     )
-    columns = [("zero-shot", "spearman"), ("fine-tuned", "spearman"), ("zero-shot", "pearson"), ("fine-tuned", "pearson")]
+    columns = [
+        ("zero-shot", "spearman"),
+        ("fine-tuned", "spearman"),
+        ("zero-shot", "pearson"),
+        ("fine-tuned", "pearson"),
+    ]
     for model in models:
         table.rows.append(
-            [model, *(_plain(scores.get(model, {}).get(stage, {}).get(metric)) for stage, metric in columns)]
+            [
+                model,
+                *(
+                    _plain(scores.get(model, {}).get(stage, {}).get(metric))
+                    for stage, metric in columns
+                ),
+            ]
         )
     for column, (stage, metric) in enumerate(columns, start=1):
         values = [scores.get(m, {}).get(stage, {}).get(metric) for m in models]
@@ -193,13 +223,29 @@ def figure4_png(results: Results) -> bytes | None:
         for bar, value in zip(bars, values, strict=True):
             text = "n/a" if value is None or math.isnan(value) else f"{value:.3f}"
             axes.annotate(
-                text, (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                ha="center", va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points",
+                text,
+                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=8,
+                xytext=(0, 2),
+                textcoords="offset points",
             )
     axes.set_xticks(range(len(models)), models, rotation=15 if len(models) > 3 else 0)
     axes.set_ylabel("Spearman ρ (cosine vs relevance)")
     axes.set_title("Query–product similarity")
-    low = min([0.0, *(v for s in scores.values() for st in s.values() for v in st.values() if v is not None and not math.isnan(v))])
+    low = min(
+        [
+            0.0,
+            *(
+                v
+                for s in scores.values()
+                for st in s.values()
+                for v in st.values()
+                if v is not None and not math.isnan(v)
+            ),
+        ]
+    )
     axes.set_ylim(min(low * 1.2, 0.0), 1.0)
     axes.axhline(0, color="black", linewidth=0.6)
     axes.legend(frameon=False, fontsize=8)
@@ -232,17 +278,27 @@ def table4(results: Results) -> Table | None:
     for model in models:
         values = [by_cell.get((model, f"glue/{task}", metric)) for task, metric, _ in columns]
         # The average counts each task once (STS-B by Spearman), as GLUE averages tasks.
-        per_task = [v for (task, metric, _), v in zip(columns, values, strict=True) if not (task == "stsb" and metric == "pearson")]
+        per_task = [
+            v
+            for (task, metric, _), v in zip(columns, values, strict=True)
+            if not (task == "stsb" and metric == "pearson")
+        ]
         numbers = [v for v in per_task if v is not None and not math.isnan(v)]
         average = sum(numbers) / len(numbers) if len(numbers) == len(per_task) and numbers else None
         row_values = [*values, average]
         all_values.append(row_values)
         table.rows.append([model, *(_percent(v) if v is not None else "—" for v in row_values)])
     for column in range(len(columns) + 1):
-        numbers = [row[column] for row in all_values if row[column] is not None and not math.isnan(row[column])]
+        numbers = [
+            row[column]
+            for row in all_values
+            if row[column] is not None and not math.isnan(row[column])
+        ]
         if len(numbers) > 1:
             best = max(numbers)
-            table.bold |= {(i, column + 1) for i, row in enumerate(all_values) if row[column] == best}
+            table.bold |= {
+                (i, column + 1) for i, row in enumerate(all_values) if row[column] == best
+            }
     first = records[0].settings
     table.notes.append(
         f"Data: {first.get('source')}; {first.get('epochs')} epoch(s), lr {first.get('learning_rate')}, "
@@ -251,15 +307,24 @@ def table4(results: Results) -> Table | None:
     return table
 
 
-def markdown_table(table: Table) -> str:
-    """A GitHub-flavoured Markdown table with caption and notes."""
+def markdown_table(table: Table, show_caption: bool = True) -> str:
+    """A GitHub-flavoured Markdown table with (optionally) its caption, and its notes."""
+
     def cell(r: int, c: int, text: str) -> str:
         text = text.replace("|", "\\|")
         return f"**{text}**" if (r, c) in table.bold else text
 
-    lines = [f"**{table.caption}**", "", "| " + " | ".join(table.header) + " |"]
-    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(table.header))) + "|")
-    lines += ["| " + " | ".join(cell(r, c, t) for c, t in enumerate(row)) + " |" for r, row in enumerate(table.rows)]
+    lines = [f"**{table.caption}**", ""] if show_caption else []
+    lines.append("| " + " | ".join(table.header) + " |")
+    lines.append(
+        "|"
+        + "|".join("---" if i < table.label_columns else "---:" for i in range(len(table.header)))
+        + "|"
+    )
+    lines += [
+        "| " + " | ".join(cell(r, c, t) for c, t in enumerate(row)) + " |"
+        for r, row in enumerate(table.rows)
+    ]
     lines += [""] + [f"_{note}_" for note in table.notes]
     return "\n".join(lines).rstrip() + "\n"
 
@@ -272,9 +337,12 @@ def html_table(table: Table) -> str:
         cells = []
         for c, text in enumerate(row):
             content = html.escape(text)
-            cells.append(f"<td><b>{content}</b></td>" if (r, c) in table.bold else f"<td>{content}</td>")
+            if (r, c) in table.bold:
+                content = f"<b>{content}</b>"
+            align = ' class="label"' if c < table.label_columns else ""
+            cells.append(f"<td{align}>{content}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
-    notes = "".join(f"<p class=\"note\">{html.escape(n)}</p>" for n in table.notes)
+    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
     return (
         f"<table><caption>{html.escape(table.caption)}</caption><thead><tr>{head}</tr></thead>"
         f"<tbody>{''.join(body)}</tbody></table>{notes}"
@@ -290,21 +358,28 @@ def _sections(results: Results) -> list[tuple[str, Table | None]]:
     ]
 
 
-def render_markdown(results: Results, figure_link: str | None = None, title: str = "rexbert evaluation report") -> str:
+def render_markdown(
+    results: Results, figure_link: str | None = None, title: str = "rexbert evaluation report"
+) -> str:
     """The report as Markdown; `figure_link` is the (relative) path of the Figure 4 PNG."""
     parts = [f"# {title}", ""]
     for heading, table in _sections(results):
         if table is None:
             continue
-        parts += [f"## {heading}", "", markdown_table(table)]
+        parts += [f"## {heading}", "", markdown_table(table, show_caption=table.caption != heading)]
         if heading == "Query–product similarity" and figure_link:
-            parts += [f"![Figure 4 — Spearman per model, zero-shot and fine-tuned]({figure_link})", ""]
+            parts += [
+                f"![Figure 4 — Spearman per model, zero-shot and fine-tuned]({figure_link})",
+                "",
+            ]
     if len(parts) == 2:
         parts.append("No results.")
     return "\n".join(parts).rstrip() + "\n"
 
 
-def render_html(results: Results, figure_png: bytes | None = None, title: str = "rexbert evaluation report") -> str:
+def render_html(
+    results: Results, figure_png: bytes | None = None, title: str = "rexbert evaluation report"
+) -> str:
     """The report as one self-contained HTML page (the chart is embedded as a data URI)."""
     body = [f"<h1>{html.escape(title)}</h1>"]
     for heading, table in _sections(results):
@@ -313,17 +388,19 @@ def render_html(results: Results, figure_png: bytes | None = None, title: str = 
         body += [f"<h2>{html.escape(heading)}</h2>", html_table(table)]
         if heading == "Query–product similarity" and figure_png:
             encoded = base64.b64encode(figure_png).decode("ascii")
-            body.append(f'<img alt="Figure 4 — Spearman per model" src="data:image/png;base64,{encoded}">')
+            body.append(
+                f'<img alt="Figure 4 — Spearman per model" src="data:image/png;base64,{encoded}">'
+            )
     if len(body) == 1:
         body.append("<p>No results.</p>")
     style = (
         "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
         "table{border-collapse:collapse;margin:1em 0}caption{font-weight:bold;text-align:left;padding:.3em 0}"
-        "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th:first-child,td:first-child{text-align:left}"
+        "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th:first-child,td.label{text-align:left}"
         ".note{color:#555;font-size:.9em}img{max-width:100%}"
     )
     return (
-        f"<!doctype html><html><head><meta charset=\"utf-8\"><title>{html.escape(title)}</title>"
+        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
         f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
     )
 

@@ -49,7 +49,12 @@ class ResultRecord:
 
     def cell(self) -> tuple[str, str, str, str]:
         """Which table cell this record fills: model, task, metric and its axes."""
-        return (self.model, self.task, self.metric, json.dumps(self.axes, sort_keys=True, default=str))
+        return (
+            self.model,
+            self.task,
+            self.metric,
+            json.dumps(self.axes, sort_keys=True, default=str),
+        )
 
     def to_json(self) -> dict[str, Any]:
         """The record as stored in results.json (NaN becomes null)."""
@@ -132,7 +137,9 @@ def _parse_record(raw: Any, where: str) -> ResultRecord:
         raise UserError(f"{where}: expected an object with model, task, metric, value, settings")
     missing = [k for k in ("model", "task", "metric", "value") if k not in raw]
     if missing:
-        raise UserError(f"{where}: missing key(s) {', '.join(missing)}; regenerate with rexbert evaluate")
+        raise UserError(
+            f"{where}: missing key(s) {', '.join(missing)}; regenerate with rexbert evaluate"
+        )
     value = raw["value"]
     if value is not None and not isinstance(value, int | float):
         raise UserError(f"{where}: 'value' must be a number or null, got {value!r}")
@@ -157,18 +164,23 @@ def load_results(run: str | Path, missing_ok: bool = False) -> Results:
     if not path.exists():
         if missing_ok:
             return Results()
-        raise UserError(f"{path}: no results file; run `rexbert evaluate … --out {path.parent}` first")
+        raise UserError(
+            f"{path}: no results file; run `rexbert evaluate … --out {path.parent}` first"
+        )
     data = read_json(path)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
-        raise UserError(f"{path}: not a rexbert results file (expected \"schema\": \"{SCHEMA}\")")
+        raise UserError(f'{path}: not a rexbert results file (expected "schema": "{SCHEMA}")')
     models: dict[str, ModelInfo] = {}
     for name, raw in (data.get("models") or {}).items():
         try:
             models[name] = ModelInfo(**raw)
         except TypeError as err:
-            raise UserError(f"{path}: models.{name}: {err}; regenerate with rexbert evaluate") from err
+            raise UserError(
+                f"{path}: models.{name}: {err}; regenerate with rexbert evaluate"
+            ) from err
     records = [
-        _parse_record(raw, f"{path}: records[{i}]") for i, raw in enumerate(data.get("records") or [])
+        _parse_record(raw, f"{path}: records[{i}]")
+        for i, raw in enumerate(data.get("records") or [])
     ]
     return Results(models, records)
 

@@ -87,7 +87,9 @@ class Pairs:
 
         keep = sorted(np.random.default_rng(seed).choice(len(self), size=count, replace=False))
         return Pairs(
-            [self.queries[i] for i in keep], [self.texts[i] for i in keep], [self.targets[i] for i in keep]
+            [self.queries[i] for i in keep],
+            [self.texts[i] for i in keep],
+            [self.targets[i] for i in keep],
         )
 
 
@@ -163,9 +165,13 @@ def load_pairs(settings: SimilaritySettings) -> tuple[Pairs, Pairs]:
             source = str(path)
         pairs = _frame_to_pairs(frame, settings, source)
         if len(pairs) == 0:
-            raise UserError(f"{source}: the {split} split is empty; nothing to {'fine-tune on' if split == 'train' else 'score'}")
+            raise UserError(
+                f"{source}: the {split} split is empty; nothing to {'fine-tune on' if split == 'train' else 'score'}"
+            )
         if split == "test" and len(set(pairs.targets)) < 2:
-            raise UserError(f"{source}: every test pair has the same target; correlations need at least two values")
+            raise UserError(
+                f"{source}: every test pair has the same target; correlations need at least two values"
+            )
         splits.append(pairs)
     return splits[0], splits[1]
 
@@ -177,13 +183,19 @@ def encode_pairs(model, pairs: Pairs, batch_size: int) -> list[float]:
     queries = sorted(set(pairs.queries))
     texts = sorted(set(pairs.texts))
     with torch.inference_mode():
-        q = model.encode(queries, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
-        t = model.encode(texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False)
+        q = model.encode(
+            queries, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False
+        )
+        t = model.encode(
+            texts, batch_size=batch_size, convert_to_tensor=True, show_progress_bar=False
+        )
     q_index = {s: i for i, s in enumerate(queries)}
     t_index = {s: i for i, s in enumerate(texts)}
     qi = torch.tensor([q_index[s] for s in pairs.queries])
     ti = torch.tensor([t_index[s] for s in pairs.texts])
-    sims = torch.nn.functional.cosine_similarity(q[qi.to(q.device)].float(), t[ti.to(t.device)].float(), dim=-1)
+    sims = torch.nn.functional.cosine_similarity(
+        q[qi.to(q.device)].float(), t[ti.to(t.device)].float(), dim=-1
+    )
     return sims.cpu().tolist()
 
 
@@ -194,7 +206,9 @@ def features(model, texts: list[str]) -> dict[str, Any]:
     return {k: (v.to(model.device) if hasattr(v, "to") else v) for k, v in batch.items()}
 
 
-def cosent_batch_loss(loss_module, model, queries: list[str], texts: list[str], targets: list[float]):
+def cosent_batch_loss(
+    loss_module, model, queries: list[str], texts: list[str], targets: list[float]
+):
     """CoSENT loss of one batch, computed by sentence-transformers' `CoSENTLoss`."""
     import torch
 
@@ -222,7 +236,9 @@ def fine_tune(model, pairs: Pairs, settings: SimilaritySettings, label: str) -> 
     total_steps = max(1, math.ceil(steps_per_epoch * settings.epochs))
     warmup = int(settings.warmup_ratio * total_steps)
     optimizer = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.01)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: _linear_schedule(step, warmup, total_steps))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: _linear_schedule(step, warmup, total_steps)
+    )
     generator = torch.Generator().manual_seed(settings.seed)
     model.train()
     losses: list[float] = []
@@ -301,11 +317,15 @@ class QueryProductSimilarity(EvalTask):
         losses = fine_tune(model, self.train, self.config, spec.name)
         tuned = encode_pairs(model, self.test, batch)
         measurements += self._scores(
-            tuned, "fine-tuned", {"window": model.max_seq_length, "steps": len(losses), "final_loss": losses[-1]}
+            tuned,
+            "fine-tuned",
+            {"window": model.max_seq_length, "steps": len(losses), "final_loss": losses[-1]},
         )
         return info, measurements
 
-    def _scores(self, predictions: list[float], stage: str, extra: dict[str, Any]) -> list[Measurement]:
+    def _scores(
+        self, predictions: list[float], stage: str, extra: dict[str, Any]
+    ) -> list[Measurement]:
         targets = self.test.targets
         return [
             Measurement("spearman", spearman(predictions, targets), {"stage": stage}, extra),

@@ -38,7 +38,9 @@ def read_table(path: str | Path, columns: Sequence[str] = (), flag: str = "--dat
     except UserError:
         raise
     except Exception as err:  # pyarrow/pandas raise many types for a corrupt file
-        raise UserError(f"{path}: cannot read as {suffix[1:]} ({type(err).__name__}: {err})") from err
+        raise UserError(
+            f"{path}: cannot read as {suffix[1:]} ({type(err).__name__}: {err})"
+        ) from err
     require_columns(frame, columns, path)
     return frame
 
@@ -55,4 +57,6 @@ def require_columns(frame: pd.DataFrame, columns: Sequence[str], source: str | P
 
 def text_column(frame: pd.DataFrame, column: str) -> list[str]:
     """The column as stripped strings; missing values (None/NaN) become empty strings."""
-    return ["" if value is None or value != value else str(value).strip() for value in frame[column]]
+    return [
+        "" if value is None or value != value else str(value).strip() for value in frame[column]
+    ]

@@ -54,7 +54,10 @@ class EvalTask(ABC):
 
 
 def run_tasks(
-    tasks: Sequence[EvalTask], specs: Sequence[ModelSpec], out_dir: str | Path, overwrite: bool = False
+    tasks: Sequence[EvalTask],
+    specs: Sequence[ModelSpec],
+    out_dir: str | Path,
+    overwrite: bool = False,
 ) -> Results:
     """Evaluate every model on every task, saving after each pair; returns all results in OUT."""
     out_dir = Path(out_dir)
@@ -66,7 +69,9 @@ def run_tasks(
             settings = task.settings()
             unit = unit_key(task.task, weights, settings)
             if unit in done and not overwrite and spec.name in results.models:
-                log.info("%s on %s: already in %s/results.json, skipped", task.task, spec.name, out_dir)
+                log.info(
+                    "%s on %s: already in %s/results.json, skipped", task.task, spec.name, out_dir
+                )
                 continue
             log.info("%s: evaluating %s (%s)", task.task, spec.name, spec.path)
             info, measurements = task.evaluate(spec)

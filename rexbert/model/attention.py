@@ -66,14 +66,43 @@ def resolve_backend(name: str, device: torch.device) -> str:
 
 @dataclass
 class GlobalBucket:
-    """Documents attended together in one padded SDPA call."""
+    """Documents attended together in one SDPA call, padded to the bucket's longest."""
 
     num_docs: int
     length: int  # padded length (longest document of the bucket)
-    gather: torch.Tensor | None  # [num_docs * length] stream index, T for padding; None = slice
-    start: int  # stream offset when `gather` is None (one document, or equal-length neighbours)
-    key_mask: torch.Tensor | None  # [num_docs, 1, 1, length] bool, None when no padding
-    valid: torch.Tensor | None  # [num_docs * length] bool rows that are real tokens
+    slot_offset: int  # where the bucket's num_docs × length rows start in the slot array
+    key_mask: torch.Tensor | None  # [num_docs, 1, 1, length] bool, None when nothing is padded
+
+
+@dataclass
+class GlobalGrouping:
+    """Token stream ⇄ bucket slots. Every token sits in exactly one slot, so both directions
+    are gathers (see `Regroup`): no scatter-add and no zero-filled gradient buffers."""
+
+    buckets: list[GlobalBucket]
+    slot_index: torch.Tensor | None  # [S] stream row of each slot, T for padding; None = identity
+    token_slot: torch.Tensor | None  # [T] slot of each token
+
+
+class Regroup(torch.autograd.Function):
+    """rows = cat(x, 0).index_select(forward_index); its gradient is the inverse gather.
+
+    Valid because the two index maps are inverse bijections between tokens and occupied slots
+    (padding slots read the zero row and their gradient is dropped). PyTorch's generic
+    index_select backward would zero-fill and scatter-add instead, which on CPU cost more than
+    the attention itself for packs of many short documents.
+    """
+
+    @staticmethod
+    def forward(ctx, x, forward_index, backward_index):
+        ctx.save_for_backward(backward_index)
+        return torch.cat([x, x.new_zeros(1, *x.shape[1:])]).index_select(0, forward_index)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (backward_index,) = ctx.saved_tensors
+        padded = torch.cat([grad, grad.new_zeros(1, *grad.shape[1:])])
+        return padded.index_select(0, backward_index), None, None
 
 
 @dataclass
@@ -141,14 +170,17 @@ class PackedLayout:
 
     # -- sdpa: global buckets --------------------------------------------------------------
 
-    def global_buckets(self) -> tuple[list[GlobalBucket], torch.Tensor | None]:
-        """Buckets of documents and the permutation that puts their outputs back in order."""
-        return self._cached("global_buckets", self._make_global_buckets)
+    def global_grouping(self) -> GlobalGrouping:
+        """Documents grouped by length into buckets, with the stream ⇄ slot index maps."""
+        return self._cached("global_grouping", self._make_global_grouping)
 
-    def _make_global_buckets(self) -> tuple[list[GlobalBucket], torch.Tensor | None]:
+    def _make_global_grouping(self) -> GlobalGrouping:
         device = self.doc_ids.device
         starts = self.cu_seqlens[:-1].tolist()
         lengths = (self.cu_seqlens[1:] - self.cu_seqlens[:-1]).tolist()
+        if len(set(lengths)) == 1:
+            # Equal-length documents back to back (fixed-length packs): a plain reshape.
+            return GlobalGrouping([GlobalBucket(len(lengths), lengths[0], 0, None)], None, None)
         order = sorted(range(len(lengths)), key=lambda d: -lengths[d])
         groups: list[list[int]] = []
         for doc in order:
@@ -160,40 +192,24 @@ class PackedLayout:
                     group.append(doc)
                     continue
             groups.append([doc])
-        if len(groups) == 1 and len(set(lengths)) == 1:
-            # Equal-length documents back to back (fixed-length packs): a plain reshape.
-            return [GlobalBucket(len(lengths), lengths[0], None, 0, None, None)], None
         buckets = []
-        destinations = []
+        slot_rows = []
+        offset = 0
         for group in groups:
             longest = lengths[group[0]]
-            if len(group) == 1:
-                doc = group[0]
-                buckets.append(GlobalBucket(1, longest, None, starts[doc], None, None))
-                destinations.append(torch.arange(starts[doc], starts[doc] + longest, device=device))
-                continue
             offsets = torch.arange(longest, device=device)
             group_starts = torch.tensor([starts[d] for d in group], device=device)
             group_lengths = torch.tensor([lengths[d] for d in group], device=device)
             valid = offsets[None, :] < group_lengths[:, None]  # [docs, longest]
-            index = torch.where(valid, group_starts[:, None] + offsets[None, :], self.total_tokens)
-            flat_valid = valid.reshape(-1)
-            buckets.append(
-                GlobalBucket(
-                    num_docs=len(group),
-                    length=longest,
-                    gather=index.reshape(-1),
-                    start=0,
-                    key_mask=None if bool(valid.all()) else valid[:, None, None, :],
-                    valid=None if bool(valid.all()) else flat_valid,
-                )
-            )
-            destinations.append(index.reshape(-1)[flat_valid])
-        # out_sorted[i] is the output of stream token destinations[i]; invert to stream order.
-        destination = torch.cat(destinations)
-        inverse = torch.empty_like(destination)
-        inverse[destination] = torch.arange(destination.numel(), device=device)
-        return buckets, inverse
+            slot_rows.append(torch.where(valid, group_starts[:, None] + offsets[None, :], self.total_tokens).reshape(-1))
+            padded = not bool(valid.all())
+            buckets.append(GlobalBucket(len(group), longest, offset, valid[:, None, None, :] if padded else None))
+            offset += len(group) * longest
+        slot_index = torch.cat(slot_rows)
+        occupied = (slot_index < self.total_tokens).nonzero().squeeze(1)
+        token_slot = torch.empty(self.total_tokens, dtype=torch.long, device=device)
+        token_slot[slot_index[occupied]] = occupied
+        return GlobalGrouping(buckets, slot_index, token_slot)
 
     # -- sdpa: local chunks ----------------------------------------------------------------
 
@@ -260,38 +276,29 @@ def attend(
 
 
 def _sdpa_global(q, k, v, layout: PackedLayout) -> torch.Tensor:
-    buckets, inverse = layout.global_buckets()
+    grouping = layout.global_grouping()
     total, heads, d = q.shape
-    if inverse is None:  # equal-length documents: one reshape, no mask
-        bucket = buckets[0]
+    if grouping.slot_index is None:  # equal-length documents: one reshape, no mask
+        bucket = grouping.buckets[0]
 
         def as_batch(x):
             return x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
 
         out = F.scaled_dot_product_attention(as_batch(q), as_batch(k), as_batch(v))
         return out.transpose(1, 2).reshape(total, heads, d)
-    zero_row = q.new_zeros(1, heads, d)
-    padded = None
+    to_slots = (grouping.slot_index, grouping.token_slot)
+    qs, ks, vs = (Regroup.apply(x, *to_slots) for x in (q, k, v))  # [S, heads, d]
     outputs = []
-    for bucket in buckets:
-        if bucket.gather is None:
-            sl = slice(bucket.start, bucket.start + bucket.length)
-            qb, kb, vb = (x[sl].unsqueeze(0).transpose(1, 2) for x in (q, k, v))
-        else:
-            if padded is None:
-                padded = [torch.cat([x, zero_row]) for x in (q, k, v)]
-            qb, kb, vb = (
-                x.index_select(0, bucket.gather)
-                .view(bucket.num_docs, bucket.length, heads, d)
-                .transpose(1, 2)
-                for x in padded
-            )
-        out = F.scaled_dot_product_attention(qb, kb, vb, attn_mask=bucket.key_mask)
-        out = out.transpose(1, 2).reshape(-1, heads, d)
-        if bucket.valid is not None:
-            out = out[bucket.valid]
-        outputs.append(out)
-    return torch.cat(outputs).index_select(0, inverse)
+    for bucket in grouping.buckets:
+        rows = slice(bucket.slot_offset, bucket.slot_offset + bucket.num_docs * bucket.length)
+
+        def as_batch(x, rows=rows, bucket=bucket):
+            return x[rows].view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
+
+        out = F.scaled_dot_product_attention(as_batch(qs), as_batch(ks), as_batch(vs), attn_mask=bucket.key_mask)
+        outputs.append(out.transpose(1, 2).reshape(-1, heads, d))
+    # Back to stream order: the same gather with the index maps swapped.
+    return Regroup.apply(torch.cat(outputs), grouping.token_slot, grouping.slot_index)
 
 
 def _sdpa_local(q, k, v, layout: PackedLayout) -> torch.Tensor:

@@ -132,6 +132,7 @@ class Recipe:
         stages += [
             Stage("export", "export to transformers / sentence-transformers", self.export),
             Stage("evaluate", "evaluation", self.evaluate),
+            Stage("report", "report", self.report),
         ]
         return stages
 
@@ -265,3 +266,11 @@ class Recipe:
                 if value:
                     glue += [flag, str(value)]
             invoke(glue)
+
+    def report(self) -> None:
+        from rexbert.recipe.report import write_run_report
+        from rexbert.recipe.runner import stage_timings
+
+        runs = {m: self.paths.pretrain_run(m) for m in self.models()}
+        write_run_report(self.paths.out, runs, self.paths.data if self.uses_demo_data else None,
+                         self.paths.curated, self.paths.eval, stage_timings(self.paths.out))

@@ -82,7 +82,7 @@ domains:
   directly_selected: [fashion]
 sampling: {per_domain: 40}
 audit: {per_domain: 16, max_rounds: 2}
-distill: {epochs: 10, folds: 3, lr: 0.1}
+distill: {epochs: 10, folds: 3}
 labelling:
   auditor: {backend: lexicon, lexicon: {threshold: 2.0}}
 """

@@ -40,9 +40,9 @@ def test_nan_divergence_becomes_a_user_error(monkeypatch):
 
     monkeypatch.setattr(fasttext, "train_supervised", diverge)
     texts, labels = _data(5)
-    with pytest.raises(UserError, match="Encountered NaN.*lower distill.lr"):
+    with pytest.raises(UserError, match=r"Encountered NaN.*3 tries.*lower distill.lr"):
         distill.train_fasttext(texts, labels, DistillConfig(lr=0.1), seed=0)
-    assert calls == [0.1, 0.025, 0.00625]  # automatic retries at a quarter and a sixteenth of the rate
+    assert calls == [0.1, 0.1, 0.1, 0.025, 0.00625]  # retries at the same rate, then lower
 
 
 def test_distill_domain_writes_model_and_validation(tmp_path):

@@ -44,8 +44,13 @@ def save_bert(folder: Path, kind: str = "mlm", with_mask: bool = True, seed: int
     torch.manual_seed(seed)
     tokenizer = make_tokenizer(folder, with_mask)
     config = BertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=512, pad_token_id=0,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
     )
     model = (BertForMaskedLM if kind == "mlm" else BertModel)(config)
     model.save_pretrained(folder)
@@ -61,9 +66,19 @@ def save_modernbert(folder: Path, seed: int = 1) -> Path:
     torch.manual_seed(seed)
     tokenizer = make_tokenizer(folder)
     config = ModernBertConfig(
-        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=48, num_hidden_layers=2,
-        num_attention_heads=2, max_position_embeddings=512, pad_token_id=0, cls_token_id=2,
-        sep_token_id=3, bos_token_id=2, eos_token_id=3, local_attention=16, global_attn_every_n_layers=2,
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=48,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        max_position_embeddings=512,
+        pad_token_id=0,
+        cls_token_id=2,
+        sep_token_id=3,
+        bos_token_id=2,
+        eos_token_id=3,
+        local_attention=16,
+        global_attn_every_n_layers=2,
     )
     ModernBertForMaskedLM(config).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
@@ -76,7 +91,11 @@ def product_frame(rows: int = 24, seed: int = 0) -> pd.DataFrame:
     titles = [" ".join(rng.choices(WORDS, k=rng.randint(4, 9))) for _ in range(rows)]
     descriptions = [" ".join(rng.choices(WORDS, k=rng.randint(150, 250))) for _ in range(rows)]
     return pd.DataFrame(
-        {"product_id": [f"P{i:03d}" for i in range(rows)], "product_title": titles, "product_description": descriptions}
+        {
+            "product_id": [f"P{i:03d}" for i in range(rows)],
+            "product_title": titles,
+            "product_description": descriptions,
+        }
     )
 
 
@@ -111,7 +130,9 @@ def esci_frames(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """ESCI products + examples: 8 queries × 6 products, labels tied to word overlap, split by query."""
     rng = random.Random(seed)
     products = product_frame(30, seed)
-    products["product_description"] = [" ".join(d.split()[:20]) for d in products["product_description"]]
+    products["product_description"] = [
+        " ".join(d.split()[:20]) for d in products["product_description"]
+    ]
     products["product_bullet_point"] = ""
     products["product_brand"] = "acme"
     products["product_color"] = ""
@@ -128,9 +149,14 @@ def esci_frames(seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
                 label = "S"
             rows.append(
                 {
-                    "example_id": len(rows), "query": query, "query_id": q,
-                    "product_id": products.loc[p, "product_id"], "product_locale": "us",
-                    "esci_label": label, "small_version": 1, "large_version": 1,
+                    "example_id": len(rows),
+                    "query": query,
+                    "query_id": q,
+                    "product_id": products.loc[p, "product_id"],
+                    "product_locale": "us",
+                    "esci_label": label,
+                    "small_version": 1,
+                    "large_version": 1,
                     "split": "train" if q < 5 else "test",
                 }
             )

@@ -22,27 +22,41 @@ def sentence(rng, n=6):
 def write_glue(root, rows=24, seed=0):
     """SST-2, QNLI, QQP, MNLI and STS-B folders with the GLUE download's headers and files."""
     rng = random.Random(seed)
-    mnli_head = ("index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
-                 "sentence1_parse\tsentence2_parse\tsentence1\tsentence2")
+    mnli_head = (
+        "index\tpromptID\tpairID\tgenre\tsentence1_binary_parse\tsentence2_binary_parse\t"
+        "sentence1_parse\tsentence2_parse\tsentence1\tsentence2"
+    )
     for split in ("train", "dev"):
         lines = {
             "SST-2": ["sentence\tlabel"],
             "QNLI": ["index\tquestion\tsentence\tlabel"],
             "QQP": ["id\tqid1\tqid2\tquestion1\tquestion2\tis_duplicate"],
-            "MNLI": [mnli_head + ("\tlabel1\tgold_label" if split == "train"
-                                  else "\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label")],
-            "STS-B": ["index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"],
+            "MNLI": [
+                mnli_head
+                + (
+                    "\tlabel1\tgold_label"
+                    if split == "train"
+                    else "\tlabel1\tlabel2\tlabel3\tlabel4\tlabel5\tgold_label"
+                )
+            ],
+            "STS-B": [
+                "index\tgenre\tfilename\tyear\told_index\tsource1\tsource2\tsentence1\tsentence2\tscore"
+            ],
         }
         for i in range(rows):
             a, b = sentence(rng), sentence(rng)
             label = rng.randint(0, 1)
             nli = rng.choice(["entailment", "neutral", "contradiction"])
-            lines["SST-2"].append(f"{a} \"quoted\"\t{label}")
+            lines["SST-2"].append(f'{a} "quoted"\t{label}')
             lines["QNLI"].append(f"{i}\t{a} ?\t{b}\t{['entailment', 'not_entailment'][label]}")
             lines["QQP"].append(f"{i}\t{2 * i}\t{2 * i + 1}\t{a} ?\t{b} ?\t{label}")
             extra = "\tneutral" * (1 if split == "train" else 5)
-            lines["MNLI"].append(f"{i}\t{i}\t{i}n\tfiction\t( {a} )\t( {b} )\t(ROOT {a})\t(ROOT {b})\t{a}\t{b}{extra}\t{nli}")
-            lines["STS-B"].append(f"{i}\tmain-news\tMSRpar\t2012test\t{i}\tnone\tnone\t{a}\t{b}\t{rng.uniform(0, 5):.3f}")
+            lines["MNLI"].append(
+                f"{i}\t{i}\t{i}n\tfiction\t( {a} )\t( {b} )\t(ROOT {a})\t(ROOT {b})\t{a}\t{b}{extra}\t{nli}"
+            )
+            lines["STS-B"].append(
+                f"{i}\tmain-news\tMSRpar\t2012test\t{i}\tnone\tnone\t{a}\t{b}\t{rng.uniform(0, 5):.3f}"
+            )
         lines["QQP"].append("999\tbroken row without enough fields")  # the real QQP has a few
         for task, content in lines.items():
             name = "dev_matched.tsv" if (task == "MNLI" and split == "dev") else f"{split}.tsv"
@@ -69,13 +83,35 @@ def test_reads_each_layout(glue_dir):
 
 def test_glue_all_tasks_table4(models_dir, glue_dir, tmp_path):
     out = tmp_path / "out"
-    status = main(["evaluate", "glue", "--model", str(models_dir / "bert_mlm"), "--glue-dir", str(glue_dir),
-                   "--epochs", "1", "--batch-size", "8", "--lr", "1e-3", "--out", str(out)])
+    status = main(
+        [
+            "evaluate",
+            "glue",
+            "--model",
+            str(models_dir / "bert_mlm"),
+            "--glue-dir",
+            str(glue_dir),
+            "--epochs",
+            "1",
+            "--batch-size",
+            "8",
+            "--lr",
+            "1e-3",
+            "--out",
+            str(out),
+        ]
+    )
     assert status == 0
     data = json.loads((out / "results.json").read_text())
     metrics = {(r["task"], r["metric"]) for r in data["records"]}
-    assert metrics == {("glue/sst2", "accuracy"), ("glue/qnli", "accuracy"), ("glue/qqp", "accuracy"),
-                       ("glue/mnli", "accuracy"), ("glue/stsb", "pearson"), ("glue/stsb", "spearman")}
+    assert metrics == {
+        ("glue/sst2", "accuracy"),
+        ("glue/qnli", "accuracy"),
+        ("glue/qqp", "accuracy"),
+        ("glue/mnli", "accuracy"),
+        ("glue/stsb", "pearson"),
+        ("glue/stsb", "spearman"),
+    }
     for record in data["records"]:
         assert -1.0 <= record["value"] <= 1.0
         assert record["settings"]["train_examples"] == 24 and record["settings"]["steps"] == 3
@@ -104,8 +140,22 @@ def test_glue_metrics_match_sklearn_and_scipy(models_dir, glue_dir, monkeypatch)
 
 
 def test_glue_resume_skips_finished_tasks(models_dir, glue_dir, tmp_path, monkeypatch):
-    args = ["evaluate", "glue", "--model", str(models_dir / "bert_mlm"), "--glue-dir", str(glue_dir),
-            "--tasks", "sst2", "--epochs", "1", "--batch-size", "8", "--out", str(tmp_path)]
+    args = [
+        "evaluate",
+        "glue",
+        "--model",
+        str(models_dir / "bert_mlm"),
+        "--glue-dir",
+        str(glue_dir),
+        "--tasks",
+        "sst2",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "8",
+        "--out",
+        str(tmp_path),
+    ]
     assert main(args) == 0
     before = (tmp_path / "results.json").read_text()
 
@@ -133,11 +183,39 @@ def test_glue_errors(models_dir, glue_dir, tmp_path, capsys):
     with pytest.raises(UserError, match="no folder for QNLI"):
         GlueFineTune(GLUE_TASKS["qnli"], GlueSettings(glue_dir=tmp_path / "bad"))
     # No --glue-dir and no hub (tests run offline): a one-line error saying what to pass.
-    status = main(["evaluate", "glue", "--model", str(models_dir / "bert_mlm"), "--tasks", "sst2",
-                   "--out", str(tmp_path / "o")])
+    status = main(
+        [
+            "evaluate",
+            "glue",
+            "--model",
+            str(models_dir / "bert_mlm"),
+            "--tasks",
+            "sst2",
+            "--out",
+            str(tmp_path / "o"),
+        ]
+    )
     assert status == 2
     err = capsys.readouterr().err.strip().splitlines()[-1]
-    assert err.startswith("rexbert: error: cannot load GLUE SST-2 from the hub") and "--glue-dir" in err
-    assert main(["evaluate", "glue", "--model", str(models_dir / "bert_mlm"), "--tasks", "cola",
-                 "--glue-dir", str(glue_dir), "--out", str(tmp_path / "o")]) == 2
+    assert (
+        err.startswith("rexbert: error: cannot load GLUE SST-2 from the hub")
+        and "--glue-dir" in err
+    )
+    assert (
+        main(
+            [
+                "evaluate",
+                "glue",
+                "--model",
+                str(models_dir / "bert_mlm"),
+                "--tasks",
+                "cola",
+                "--glue-dir",
+                str(glue_dir),
+                "--out",
+                str(tmp_path / "o"),
+            ]
+        )
+        == 2
+    )
     assert "unknown task 'cola'" in capsys.readouterr().err

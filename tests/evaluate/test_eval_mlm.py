@@ -15,9 +15,22 @@ def run_cli(*argv):
 def test_mlm_two_models_side_by_side(models_dir, products_parquet, tmp_path, capsys):
     out = tmp_path / "out"
     status = run_cli(
-        "--model", models_dir / "bert_mlm", "--model", f"modern={models_dir / 'modernbert_mlm'}",
-        "--data", products_parquet, "--text-field", "product_title,product_description",
-        "--block-sizes", "128,256", "--topk", "1,3", "--max-examples", "10", "--out", out,
+        "--model",
+        models_dir / "bert_mlm",
+        "--model",
+        f"modern={models_dir / 'modernbert_mlm'}",
+        "--data",
+        products_parquet,
+        "--text-field",
+        "product_title,product_description",
+        "--block-sizes",
+        "128,256",
+        "--topk",
+        "1,3",
+        "--max-examples",
+        "10",
+        "--out",
+        out,
     )
     assert status == 0
     data = json.loads((out / "results.json").read_text())
@@ -30,14 +43,22 @@ def test_mlm_two_models_side_by_side(models_dir, products_parquet, tmp_path, cap
     for record in records:
         assert record["task"] == "mlm" and 0.0 <= record["value"] <= 1.0
         assert record["settings"]["mask_ratio"] == 0.15
-    by_cell = {(r["model"], r["axes"]["field"], r["axes"]["block_size"], r["axes"]["k"]): r for r in records}
+    by_cell = {
+        (r["model"], r["axes"]["field"], r["axes"]["block_size"], r["axes"]["k"]): r
+        for r in records
+    }
     for model in ("bert_mlm", "modern"):
         for field in ("product_title", "product_description"):
             for block in (128, 256):
-                assert by_cell[(model, field, block, 3)]["value"] >= by_cell[(model, field, block, 1)]["value"]
+                assert (
+                    by_cell[(model, field, block, 3)]["value"]
+                    >= by_cell[(model, field, block, 1)]["value"]
+                )
     # Shared tokenizer → identical masks: both models scored the same number of masked tokens.
     for field in ("product_title", "product_description"):
-        masked = {by_cell[(m, field, 256, 1)]["settings"]["masked_tokens"] for m in ("bert_mlm", "modern")}
+        masked = {
+            by_cell[(m, field, 256, 1)]["settings"]["masked_tokens"] for m in ("bert_mlm", "modern")
+        }
         assert len(masked) == 1
     # Descriptions are longer than 128 tokens, so the larger block masks more tokens; titles not.
     desc = by_cell[("modern", "product_description", 128, 1)]["settings"]["masked_tokens"]
@@ -50,8 +71,18 @@ def test_mlm_two_models_side_by_side(models_dir, products_parquet, tmp_path, cap
 
 
 def test_mlm_is_deterministic_and_resumes(models_dir, products_parquet, tmp_path, monkeypatch):
-    args = ["--model", models_dir / "bert_mlm", "--data", products_parquet, "--text-field", "product_title",
-            "--block-sizes", "128", "--max-examples", "8"]
+    args = [
+        "--model",
+        models_dir / "bert_mlm",
+        "--data",
+        products_parquet,
+        "--text-field",
+        "product_title",
+        "--block-sizes",
+        "128",
+        "--max-examples",
+        "8",
+    ]
     assert run_cli(*args, "--out", tmp_path / "a") == 0
     assert run_cli(*args, "--out", tmp_path / "b") == 0
     first = json.loads((tmp_path / "a" / "results.json").read_text())["records"]
@@ -69,9 +100,26 @@ def test_mlm_is_deterministic_and_resumes(models_dir, products_parquet, tmp_path
 
 def test_block_larger_than_window_is_skipped_not_faked(models_dir, products_parquet, tmp_path):
     out = tmp_path / "out"
-    assert run_cli("--model", models_dir / "bert_mlm", "--data", products_parquet, "--text-field",
-                   "product_title", "--block-sizes", "128,1024", "--max-examples", "4", "--out", out) == 0
-    blocks = {r["axes"]["block_size"] for r in json.loads((out / "results.json").read_text())["records"]}
+    assert (
+        run_cli(
+            "--model",
+            models_dir / "bert_mlm",
+            "--data",
+            products_parquet,
+            "--text-field",
+            "product_title",
+            "--block-sizes",
+            "128,1024",
+            "--max-examples",
+            "4",
+            "--out",
+            out,
+        )
+        == 0
+    )
+    blocks = {
+        r["axes"]["block_size"] for r in json.loads((out / "results.json").read_text())["records"]
+    }
     assert blocks == {128}
 
 
@@ -83,17 +131,37 @@ def test_block_larger_than_window_is_skipped_not_faked(models_dir, products_parq
         ("bert_mlm", "product_name", "no column 'product_name'"),
     ],
 )
-def test_mlm_errors_are_one_line(models_dir, products_parquet, tmp_path, capsys, model, field, expected):
-    status = run_cli("--model", models_dir / model, "--data", products_parquet, "--text-field", field,
-                     "--out", tmp_path / "out")
+def test_mlm_errors_are_one_line(
+    models_dir, products_parquet, tmp_path, capsys, model, field, expected
+):
+    status = run_cli(
+        "--model",
+        models_dir / model,
+        "--data",
+        products_parquet,
+        "--text-field",
+        field,
+        "--out",
+        tmp_path / "out",
+    )
     err = capsys.readouterr().err.strip().splitlines()[-1]
     assert status == 2
     assert expected in err and err.startswith("rexbert: error: ")
 
 
-def test_sentence_transformers_folder_has_no_mlm_head(minilm_dir, products_parquet, tmp_path, capsys):
-    status = run_cli("--model", minilm_dir, "--data", products_parquet, "--text-field", "product_title",
-                     "--out", tmp_path / "out")
+def test_sentence_transformers_folder_has_no_mlm_head(
+    minilm_dir, products_parquet, tmp_path, capsys
+):
+    status = run_cli(
+        "--model",
+        minilm_dir,
+        "--data",
+        products_parquet,
+        "--text-field",
+        "product_title",
+        "--out",
+        tmp_path / "out",
+    )
     assert status == 2
     assert "no masked-LM head weights" in capsys.readouterr().err
 
@@ -101,11 +169,22 @@ def test_sentence_transformers_folder_has_no_mlm_head(minilm_dir, products_parqu
 def test_bad_data_file_errors(models_dir, tmp_path, capsys):
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"product_title": "red shoe"}\n{not json\n')
-    status = run_cli("--model", models_dir / "bert_mlm", "--data", bad, "--text-field", "product_title",
-                     "--out", tmp_path / "out")
+    status = run_cli(
+        "--model",
+        models_dir / "bert_mlm",
+        "--data",
+        bad,
+        "--text-field",
+        "product_title",
+        "--out",
+        tmp_path / "out",
+    )
     assert status == 2
     assert f"{bad}:2: malformed JSON line" in capsys.readouterr().err
-    assert run_cli("--model", tmp_path / "nope", "--data", bad, "--text-field", "x", "--out", tmp_path) == 2
+    assert (
+        run_cli("--model", tmp_path / "nope", "--data", bad, "--text-field", "x", "--out", tmp_path)
+        == 2
+    )
     assert "model folder not found" in capsys.readouterr().err
 
 
@@ -117,7 +196,9 @@ def test_masked_position_logits_equal_full_head(models_dir, folder):
     from rexbert.evaluate.models import ModelSpec, load_masked_lm
 
     model, tokenizer = load_masked_lm(ModelSpec(folder, models_dir / folder), "cpu")
-    inputs = tokenizer(["red leather shoe for women", "usb cable"], padding=True, return_tensors="pt")
+    inputs = tokenizer(
+        ["red leather shoe for women", "usb cable"], padding=True, return_tensors="pt"
+    )
     rows, cols = torch.tensor([0, 0, 1]), torch.tensor([1, 3, 2])
     state = {}
     picked = masked_logits(model, dict(inputs), rows, cols, state)

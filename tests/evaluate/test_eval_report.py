@@ -20,8 +20,14 @@ from rexbert.evaluate.results import ModelInfo, ResultRecord, Results, load_resu
 
 
 def info(params, tokenizer="tok"):
-    return ModelInfo(path="/m", source="/m", architecture="ModernBertForMaskedLM", parameters=params,
-                     fingerprint="f", tokenizer=tokenizer)
+    return ModelInfo(
+        path="/m",
+        source="/m",
+        architecture="ModernBertForMaskedLM",
+        parameters=params,
+        fingerprint="f",
+        tokenizer=tokenizer,
+    )
 
 
 def mlm_results():
@@ -31,7 +37,17 @@ def mlm_results():
             for block in (128, 512):
                 for k in (1, 5):
                     axes = {"field": field, "block_size": block, "k": k}
-                    results.records.append(ResultRecord(model, "mlm", f"top{k}_accuracy", base + 0.01 * k, {"mask_ratio": 0.15, **axes}, "u", axes))
+                    results.records.append(
+                        ResultRecord(
+                            model,
+                            "mlm",
+                            f"top{k}_accuracy",
+                            base + 0.01 * k,
+                            {"mask_ratio": 0.15, **axes},
+                            "u",
+                            axes,
+                        )
+                    )
     return results
 
 
@@ -41,15 +57,23 @@ def similarity_results():
         for stage, value in (("zero-shot", zero), ("fine-tuned", tuned)):
             for metric in ("spearman", "pearson"):
                 axes = {"stage": stage}
-                results.records.append(ResultRecord(model, "similarity", metric, value, {"train_pairs": 10}, "s", axes))
+                results.records.append(
+                    ResultRecord(model, "similarity", metric, value, {"train_pairs": 10}, "s", axes)
+                )
     return results
 
 
 def glue_results():
     results = Results({"annealed": info(17_000_000)})
-    for task, metric, value in (("sst2", "accuracy", 0.9), ("mnli", "accuracy", 0.8),
-                                ("stsb", "pearson", 0.85), ("stsb", "spearman", 0.84)):
-        results.records.append(ResultRecord("annealed", f"glue/{task}", metric, value, {"epochs": 3}, task, {}))
+    for task, metric, value in (
+        ("sst2", "accuracy", 0.9),
+        ("mnli", "accuracy", 0.8),
+        ("stsb", "pearson", 0.85),
+        ("stsb", "spearman", 0.84),
+    ):
+        results.records.append(
+            ResultRecord("annealed", f"glue/{task}", metric, value, {"epochs": 3}, task, {})
+        )
     return results
 
 
@@ -57,8 +81,12 @@ def test_table3_layout_models_side_by_side_best_in_bold():
     table = table3(mlm_results())
     assert table.header == ["Field", "Tokens", "Top-k", "annealed", "control"]
     assert table.rows[0] == ["title", "128", "top-1", "51.00", "41.00"]
-    assert [row[:3] for row in table.rows[:4]] == [["title", "128", "top-1"], ["title", "128", "top-5"],
-                                                    ["title", "512", "top-1"], ["title", "512", "top-5"]]
+    assert [row[:3] for row in table.rows[:4]] == [
+        ["title", "128", "top-1"],
+        ["title", "128", "top-5"],
+        ["title", "512", "top-1"],
+        ["title", "512", "top-5"],
+    ]
     assert (0, 3) in table.bold and (0, 4) not in table.bold
     assert "same masked positions" in " ".join(table.notes)
     text = markdown_table(table)
@@ -69,7 +97,14 @@ def test_table4_layout_and_average():
     table = table4(glue_results())
     assert table.header == ["Model", "SST-2", "MNLI", "STS-B (P)", "STS-B (S)", "Avg"]
     # Avg over tasks, STS-B counted once (Spearman): (0.9 + 0.8 + 0.84) / 3
-    assert table.rows[0] == ["annealed", "90.00", "80.00", "85.00", "84.00", f"{100 * 2.54 / 3:.2f}"]
+    assert table.rows[0] == [
+        "annealed",
+        "90.00",
+        "80.00",
+        "85.00",
+        "84.00",
+        f"{100 * 2.54 / 3:.2f}",
+    ]
 
 
 def test_figure4_png_and_reports_embed_it():
@@ -94,7 +129,8 @@ def test_report_command_joins_runs(tmp_path):
     md = (tmp_path / "r.md").read_text()
     for heading in ("## Models", "Table 3", "Query–product similarity", "Table 4"):
         assert heading in md
-    assert "| annealed | 17.0M | ModernBertForMaskedLM | /m |" in md
+    assert "| annealed | ModernBertForMaskedLM | /m | 17.0M |" in md
+    assert "**Models**" not in md  # the section heading already says it
     assert (tmp_path / "r_figure4.png").read_bytes()[:4] == b"\x89PNG"
     assert main(["report", "--runs", *runs, "--out", str(tmp_path / "r.html")]) == 0
     assert "data:image/png;base64," in (tmp_path / "r.html").read_text()
@@ -111,7 +147,9 @@ def test_results_round_trip_and_bad_files(tmp_path, capsys):
     (tmp_path / "x" / "results.json").write_text(json.dumps({"records": []}))
     with pytest.raises(UserError, match="not a rexbert results file"):
         merge_runs([tmp_path / "x"])
-    assert main(["report", "--runs", str(tmp_path / "missing"), "--out", str(tmp_path / "r.md")]) == 2
+    assert (
+        main(["report", "--runs", str(tmp_path / "missing"), "--out", str(tmp_path / "r.md")]) == 2
+    )
     assert "no results file" in capsys.readouterr().err
     assert main(["report", "--runs", str(tmp_path), "--out", str(tmp_path / "r.pdf")]) == 2
     assert "must end in .md or .html" in capsys.readouterr().err
@@ -120,7 +158,14 @@ def test_results_round_trip_and_bad_files(tmp_path, capsys):
 def test_newer_measurement_of_a_cell_replaces_the_older():
     results = mlm_results()
     axes = {"field": "title", "block_size": 128, "k": 1}
-    results.replace_unit("new", [ResultRecord("annealed", "mlm", "top1_accuracy", 0.99, dict(axes), "new", dict(axes))])
-    cells = [r for r in results.records if r.model == "annealed" and r.axes == axes and r.metric == "top1_accuracy"]
+    results.replace_unit(
+        "new",
+        [ResultRecord("annealed", "mlm", "top1_accuracy", 0.99, dict(axes), "new", dict(axes))],
+    )
+    cells = [
+        r
+        for r in results.records
+        if r.model == "annealed" and r.axes == axes and r.metric == "top1_accuracy"
+    ]
     assert [r.value for r in cells] == [0.99]
     assert len(results.records) == 16

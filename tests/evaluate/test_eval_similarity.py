@@ -34,8 +34,12 @@ def test_pairs_map_labels_and_join_title_description():
     import pandas as pd
 
     frame = pd.DataFrame(
-        {"query": ["red shoe", "tea"], "product_title": ["Red shoe", "Mug"],
-         "product_description": ["<p>leather<br>size 9</p>", None], "esci_label": ["S", "I"]}
+        {
+            "query": ["red shoe", "tea"],
+            "product_title": ["Red shoe", "Mug"],
+            "product_description": ["<p>leather<br>size 9</p>", None],
+            "esci_label": ["S", "I"],
+        }
     )
     pairs = _frame_to_pairs(frame, SimilaritySettings(), "mem")
     assert pairs.targets == [0.66, 0.0]
@@ -69,8 +73,22 @@ def test_cosent_loss_equals_hand_computation(models_dir):
 
 def test_similarity_esci_two_models(models_dir, minilm_dir, esci_dir, tmp_path):
     out = tmp_path / "out"
-    status = run_cli("--model", minilm_dir, "--model", f"tiny={models_dir / 'bert_encoder'}",
-                     "--esci", esci_dir, "--epochs", "2", "--lr", "1e-3", "--batch-size", "8", "--out", out)
+    status = run_cli(
+        "--model",
+        minilm_dir,
+        "--model",
+        f"tiny={models_dir / 'bert_encoder'}",
+        "--esci",
+        esci_dir,
+        "--epochs",
+        "1",
+        "--lr",
+        "1e-3",
+        "--batch-size",
+        "8",
+        "--out",
+        out,
+    )
     assert status == 0
     data = json.loads((out / "results.json").read_text())
     assert set(data["models"]) == {"model", "tiny"}
@@ -98,14 +116,38 @@ def test_similarity_generic_files_score_field(models_dir, pairs_files, tmp_path)
     frame["relevance"] = frame["esci_label"].map({"E": 3, "S": 2, "C": 1, "I": 0})
     frame.to_parquet(scored)
     out = tmp_path / "out"
-    status = run_cli("--model", models_dir / "bert_encoder", "--train", train, "--test", test,
-                     "--max-train-examples", "10", "--batch-size", "4", "--out", out)
+    status = run_cli(
+        "--model",
+        models_dir / "bert_encoder",
+        "--train",
+        train,
+        "--test",
+        test,
+        "--max-train-examples",
+        "10",
+        "--batch-size",
+        "4",
+        "--out",
+        out,
+    )
     assert status == 0
     records = json.loads((out / "results.json").read_text())["records"]
     assert records[0]["settings"]["train_pairs"] == 10
     # A numeric target column instead of labels (train must have it too: reuse the test table).
-    status = run_cli("--model", models_dir / "bert_encoder", "--train", scored, "--test", scored,
-                     "--score-field", "relevance", "--batch-size", "4", "--out", tmp_path / "out2")
+    status = run_cli(
+        "--model",
+        models_dir / "bert_encoder",
+        "--train",
+        scored,
+        "--test",
+        scored,
+        "--score-field",
+        "relevance",
+        "--batch-size",
+        "4",
+        "--out",
+        tmp_path / "out2",
+    )
     assert status == 0
 
 
@@ -128,11 +170,26 @@ def test_similarity_errors(models_dir, pairs_files, tmp_path, capsys):
 
     empty = tmp_path / "empty.csv"
     frame.iloc[:0].to_csv(empty, index=False)
-    assert run_cli("--model", model, "--train", train, "--test", empty, "--out", tmp_path / "o") == 2
+    assert (
+        run_cli("--model", model, "--train", train, "--test", empty, "--out", tmp_path / "o") == 2
+    )
     assert "the test split is empty" in _last_error(capsys)
 
-    assert run_cli("--model", model, "--train", train, "--test", test, "--text-field", "product_name",
-                   "--out", tmp_path / "o") == 2
+    assert (
+        run_cli(
+            "--model",
+            model,
+            "--train",
+            train,
+            "--test",
+            test,
+            "--text-field",
+            "product_name",
+            "--out",
+            tmp_path / "o",
+        )
+        == 2
+    )
     assert "no column 'product_name'" in _last_error(capsys)
     assert not (tmp_path / "o" / "results.json").exists()
 
@@ -144,6 +201,17 @@ def test_esci_without_test_rows_is_an_error(models_dir, esci_dir, tmp_path, caps
     examples = pd.read_parquet(esci_dir / "shopping_queries_dataset_examples.parquet")
     only_train = tmp_path / "train_only.parquet"
     examples[examples.split == "train"].to_parquet(only_train)
-    assert run_cli("--model", models_dir / "bert_encoder", "--products", products, "--train", only_train,
-                   "--out", tmp_path / "o") == 2
+    assert (
+        run_cli(
+            "--model",
+            models_dir / "bert_encoder",
+            "--products",
+            products,
+            "--train",
+            only_train,
+            "--out",
+            tmp_path / "o",
+        )
+        == 2
+    )
     assert "the test split is empty" in _last_error(capsys)

@@ -84,21 +84,26 @@ def test_transformers_weights_in_rexbert_give_same_logits(make_packed):
         assert (ours[cu[doc]: cu[doc + 1]] - ref).abs().max() <= 1e-4
 
 
-def test_gradients_match_transformers_sparse_prediction(make_config, make_packed, perturb, hf_twin):
+@pytest.mark.parametrize("lengths", [[30, 30], [30, 12, 45, 3]])
+def test_gradients_match_transformers_sparse_prediction(lengths, make_config, make_packed, perturb, hf_twin):
     torch.manual_seed(2)
     model = RexBertForMaskedLM(make_config())
     perturb(model)
     hf = hf_twin(model).train()
     hf.config.sparse_prediction = True
     hf.sparse_prediction = True
-    lengths = [30, 30]  # equal lengths: the padded and packed batches hold the same tokens
     ids, cu, max_len = make_packed(lengths, model.config.vocab_size, seed=5)
     labels = torch.full_like(ids, -100)
     labels[::3] = ids[::3]
     model(ids, cu, max_len, labels=labels).loss.backward()
-    hf_loss = hf(input_ids=ids.view(2, 30), attention_mask=torch.ones(2, 30, dtype=torch.long),
-                 labels=labels.view(2, 30)).loss
-    hf_loss.backward()
+    batch = torch.zeros(len(lengths), max_len, dtype=torch.long)
+    batch_labels = torch.full_like(batch, -100)
+    mask = torch.zeros_like(batch)
+    for row, length in enumerate(lengths):
+        batch[row, :length] = ids[cu[row]: cu[row + 1]]
+        batch_labels[row, :length] = labels[cu[row]: cu[row + 1]]
+        mask[row, :length] = 1
+    hf(input_ids=batch, attention_mask=mask, labels=batch_labels).loss.backward()
     hf_params = dict(hf.named_parameters())
     for name, param in model.named_parameters():
         hf_name = "decoder.bias" if name == "decoder_bias" else name

@@ -61,7 +61,7 @@ def test_stable_adamw_decay_is_fully_decoupled():
     from optimi import StableAdamW
 
     model = _tiny_model()
-    optimizer = build_optimizer(model, lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.01)
+    optimizer = build_optimizer(model, lr=1e-3, betas=(0.9, 0.98), eps=1e-6, weight_decay=0.001)
     assert isinstance(optimizer, StableAdamW)
     weight = model.model.layers[0].mlp.Wi.weight
     before = weight.detach().clone()
@@ -70,4 +70,4 @@ def test_stable_adamw_decay_is_fully_decoupled():
     weight.grad = torch.zeros_like(weight)  # a zero gradient leaves only the decay
     optimizer.step()
     # Fully decoupled: w ← w·(1 − wd·lr/max_lr), independent of the learning-rate scale.
-    assert torch.allclose(weight.detach(), before * (1 - 0.01 * 0.5), atol=1e-7)
+    assert torch.allclose(weight.detach(), before * (1 - 0.001 * 0.5), atol=1e-7)
