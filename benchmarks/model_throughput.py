@@ -234,15 +234,20 @@ def compare_training(name: str, docs: list[list[int]], budget: int, rounds: int,
     for index, pool in enumerate(pools):
         batches = {"rexbert": rexbert_steps(pool, budget, index),
                    "transformers": padded_steps(pool, budget, index)}
-        order = list(steps) if index % 2 == 0 else list(reversed(steps))
-        for kind in order:
-            start = time.perf_counter()
-            for batch in batches[kind]:
+        # Alternate single steps (and who goes first each round) so that load from other
+        # processes on a shared machine lands on both implementations alike.
+        kinds = list(steps) if index % 2 == 0 else list(reversed(steps))
+        for position in range(max(len(b) for b in batches.values())):
+            for kind in kinds:
+                if position >= len(batches[kind]):
+                    continue
+                batch = batches[kind][position]
+                start = time.perf_counter()
                 steps[kind](batch)
-            elapsed = time.perf_counter() - start
-            if index > 0:  # round 0 warms up allocators and kernels
-                totals[kind][0] += elapsed
-                totals[kind][1] += sum(b["tokens"] for b in batches[kind])
+                elapsed = time.perf_counter() - start
+                if index > 0:  # round 0 warms up allocators and kernels
+                    totals[kind][0] += elapsed
+                    totals[kind][1] += batch["tokens"]
     rates = {k: tokens / seconds for k, (seconds, tokens) in totals.items()}
     result = {"benchmark": name, "precision": "bf16-autocast" if bf16 else "fp32",
               "rexbert_tok_s": rates["rexbert"], "transformers_tok_s": rates["transformers"],

@@ -117,32 +117,31 @@ def main() -> None:
                            args.batch_tokens, seed=0, lookahead=256)
 
     warmup = 3
-    # Whole loop: everything the trainer does per step.
-    model, optimizer = fresh()
+    # The two are interleaved step by step (loop step on model A, bare step on model B with the
+    # batch the loop just built) so that load changes on a shared machine hit both alike.
+    loop_model, loop_optimizer = fresh()
+    bare_model, bare_optimizer = fresh()
     stream = new_stream()
-    loop_tokens, loop_time, batches, efficiency = 0, 0.0, [], []
+    loop_tokens = bare_tokens = 0
+    loop_time = bare_time = 0.0
+    efficiency = []
     for index in range(warmup + args.steps):
+        lr = wsd_lr(index, 100, 1e-3, 10, 0)
         start = time.perf_counter()
         packs = stream.next_packs(1, index / (warmup + args.steps))
         batch = pack_to_batch(packs[0], components, token_spec, masking, np.random.default_rng([0, index]), replacement)
-        out = step(model, optimizer, batch, wsd_lr(index, 100, 1e-3, 10, 0), with_accuracy=index % 10 == 0)
+        out = step(loop_model, loop_optimizer, batch, lr, with_accuracy=index % 10 == 0)
         _ = float(out.loss.detach())
-        elapsed = time.perf_counter() - start
-        batches.append(batch)
+        loop_elapsed = time.perf_counter() - start
+        start = time.perf_counter()
+        step(bare_model, bare_optimizer, batch, lr)
+        bare_elapsed = time.perf_counter() - start
         efficiency.append(batch.num_tokens / args.batch_tokens)
         if index >= warmup:
             loop_tokens += batch.num_tokens
-            loop_time += elapsed
-    # Bare step on the same batches (data prepared beforehand).
-    model, optimizer = fresh()
-    bare_tokens, bare_time = 0, 0.0
-    for index, batch in enumerate(batches):
-        start = time.perf_counter()
-        step(model, optimizer, batch, wsd_lr(index, 100, 1e-3, 10, 0))
-        elapsed = time.perf_counter() - start
-        if index >= warmup:
             bare_tokens += batch.num_tokens
-            bare_time += elapsed
+            loop_time += loop_elapsed
+            bare_time += bare_elapsed
     # Data side alone, to show where the overhead lives.
     stream = new_stream()
     start = time.perf_counter()

@@ -351,33 +351,35 @@ def run_distill(ws: Workspace, cfg: CurateConfig) -> None:
 
 
 def _distill_in_subprocesses(domains: list[str], by_domain: dict, cfg: CurateConfig, models: Path) -> dict[str, dict]:
-    """Train each domain's classifier in fresh worker processes (`executor.workers` at a time).
+    """Train each domain's classifier in its own fresh worker process (`executor.workers` at a time).
 
     Why not in this process: the fastText build we depend on sometimes stops with "Encountered
-    NaN" at any learning rate once the process has run other native code (we reproduced it
-    after an in-process clean stage, never in a fresh process). A domain that still fails is
-    retried once in a brand-new process before its error is reported.
+    NaN" once the process has run other native code, and its weights are not bit-identical
+    between processes with different histories; a fresh process per domain keeps a domain's
+    training independent of what ran before it. Each finished domain is saved at once
+    (`records/<domain>.json` next to its model), so a rerun after a kill trains only the rest.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
     from rexbert.curate import distill
 
-    context = multiprocessing.get_context("spawn")
+    records_dir = models.parent / "records"
     results: dict[str, dict] = {}
-    failed: dict[str, BaseException] = {}
-    workers = max(1, min(cfg.executor.workers, len(domains)))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = {d: pool.submit(distill.distill_domain, d, *by_domain[d], cfg.distill, models) for d in domains}
+    todo = []
+    for domain in domains:
+        saved = records_dir / f"{domain}.json"
+        if saved.is_file() and (models / f"{domain}.json").is_file():
+            results[domain] = read_json(saved)
+        else:
+            todo.append(domain)
+    context = multiprocessing.get_context("spawn")
+    workers = max(1, min(cfg.executor.workers, len(todo) or 1))
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, max_tasks_per_child=1) as pool:
+        futures = {d: pool.submit(distill.distill_domain, d, *by_domain[d], cfg.distill, models) for d in todo}
         for domain, future in futures.items():
-            try:
-                results[domain] = future.result()
-            except UserError as err:
-                failed[domain] = err
-    for domain in failed:
-        log.warning("distill: retrying %s in a fresh process (%s)", domain, failed[domain])
-        with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
-            results[domain] = pool.submit(distill.distill_domain, domain, *by_domain[domain], cfg.distill, models).result()
+            results[domain] = future.result()
+            atomic_write_json(records_dir / f"{domain}.json", results[domain])
     return results
 
 
@@ -445,6 +447,8 @@ def run_stage(ws: Workspace, cfg: CurateConfig, stage: str, input_dir: str | Non
 def _reset_stage(ws: Workspace, stage: str) -> None:
     """Forget a stage's completion (and, for executor stages, its task markers) so it reruns."""
     ws.marker(stage).unlink(missing_ok=True)
+    if STAGES.index(stage) <= STAGES.index("distill"):
+        shutil.rmtree(ws.work / "distill" / "records", ignore_errors=True)  # classifiers must be retrained
     if stage == "clean":
         for name in ("clean", "minhash_buckets", "minhash_cluster", "dedup_filter"):
             shutil.rmtree(ws.work / "logs" / name, ignore_errors=True)

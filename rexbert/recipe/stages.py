@@ -35,7 +35,10 @@ def invoke(argv: list[str]) -> None:
     """Run one rexbert subcommand in this process; a failure stops the run with its reason."""
     from rexbert.cli.main import main
 
-    status = main(["--log-level", "WARNING", *argv])
+    try:
+        status = main(["--log-level", "WARNING", *argv])
+    except SystemExit as exit_:  # argparse rejected the arguments (already printed)
+        status = exit_.code if isinstance(exit_.code, int) else 2
     if status != 0:
         raise UserError(
             f"stage command failed: rexbert {' '.join(argv)} (see the message above); fix it and "

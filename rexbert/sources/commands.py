@@ -18,8 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     demo.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
     demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    demo.add_argument("--size", default="small", choices=["small", "medium"],
-                      help="small: about 18 MB in seconds; medium: about 170 MB (default: small)")
+    demo.add_argument("--size", default="small", choices=["tiny", "small", "medium"],
+                      help="tiny: a smoke-test corpus in about a second; small: about 18 MB in "
+                           "seconds; medium: about 170 MB (default: small)")
     demo.add_argument("--overwrite", action="store_true",
                       help="replace the demo files in a non-empty --out folder")
     demo.set_defaults(handler=_demo_data)

@@ -133,7 +133,7 @@ def test_kill_at_any_moment_and_rerun_gives_identical_output(finished_run, tmp_p
     # kill 1: inside the clean stage, after its first task finished and before the others
     assert _kill_when(_launch(corpus, out, config), lambda: completions.is_dir() and any(completions.iterdir()))
     assert not (out / "work" / "stages" / "clean.done").exists()
-    # kill 2: inside a later stage (the audit loop or distillation)
+    # kill 2: inside a later stage (the audit loop or distillation, which retrains)
     assert _kill_when(_launch(corpus, out, config), lambda: (out / "work" / "stages" / "label.done").exists())
     assert not (out / "stats.json").exists()
     final = _launch(corpus, out, config)
