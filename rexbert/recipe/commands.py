@@ -38,6 +38,8 @@ def _run(args: argparse.Namespace) -> int:
     atomic_write_text(out / "run_config.yaml", cfg.to_yaml())
     recipe = Recipe(cfg, out)
     timings = run_stages(out, recipe.stages(), start_from=args.start_from)
+    if timings is None:
+        return 0
     print(f"finished in {sum(timings.values()):.0f} s of stage time: "
           + ", ".join(f"{k} {v:.0f} s" for k, v in timings.items()))
     print(f"report: {out / 'report.md'} and {out / 'report.html'}")

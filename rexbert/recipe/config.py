@@ -54,6 +54,7 @@ class PretrainSection(ConfigModel):
     anneal_phase: str = Field("anneal", description="name of the domain-annealing phase in the recipe")
     control: bool = Field(True, description="also train a control: same compute, no domain annealing")
     workers: int = Field(2, ge=1, description="processes for token shard building")
+    nproc_per_node: int = Field(1, ge=1, description=">1: launch pretraining with torchrun (DDP/FSDP2)")
     max_steps: int | None = Field(None, ge=1, description="cap each phase (smoke runs)")
 
 

@@ -20,6 +20,10 @@ from rexbert.fileio import atomic_write_json, read_json
 log = logging.getLogger(__name__)
 
 
+class StageNotFinished(Exception):
+    """A stage handed its work to a cluster (Slurm) and must be run again once that finishes."""
+
+
 @dataclass(frozen=True)
 class Stage:
     """One step of the recipe: a name for `--from`, a title for progress, and its work."""
@@ -47,8 +51,9 @@ def stage_timings(out: Path) -> dict[str, float]:
 
 
 def run_stages(out: Path, stages: Sequence[Stage], start_from: str | None = None,
-               echo: Callable[[str], None] = print) -> dict[str, float]:
-    """Run every unfinished stage in order; returns the seconds each stage took (this run or before)."""
+               echo: Callable[[str], None] = print) -> dict[str, float] | None:
+    """Run every unfinished stage in order; returns the seconds each stage took (this run or
+    before), or None when a stage is still running elsewhere (its marker is not written)."""
     names = [s.name for s in stages]
     if start_from is not None:
         if start_from not in names:
@@ -64,7 +69,11 @@ def run_stages(out: Path, stages: Sequence[Stage], start_from: str | None = None
             continue
         echo(f"{prefix} …")
         started = time.perf_counter()
-        stage.run()
+        try:
+            stage.run()
+        except StageNotFinished as pending:
+            echo(f"{prefix}: {pending}")
+            return None
         seconds = time.perf_counter() - started
         atomic_write_json(marker, {"stage": stage.name, "index": index, "seconds": round(seconds, 2)})
         echo(f"{prefix}: done in {seconds:.0f} s")

@@ -9,6 +9,8 @@ code paths and every intermediate folder is a valid input to those commands.
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -18,7 +20,7 @@ import yaml
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_text
 from rexbert.recipe.config import RunConfig
-from rexbert.recipe.runner import Stage
+from rexbert.recipe.runner import Stage, StageNotFinished
 
 MODEL_NAMES = ("annealed", "control")
 
@@ -29,6 +31,21 @@ def packaged_config(relative: str) -> Path:
     if not path.is_file():
         raise UserError(f"packaged config {relative} is missing from this install; reinstall rexbert")
     return path
+
+
+def resolve_config_path(value: str, key: str) -> str:
+    """A config file named in a run config: an existing path, or one of the packaged recipes.
+
+    `configs/pretrain/micro.yaml` (or `pretrain/micro.yaml`) names the file shipped with rexbert,
+    so the example run configs work from any directory and from a non-editable install.
+    """
+    if Path(value).is_file():
+        return value
+    relative = value.removeprefix("configs/")
+    packaged = Path(str(resources.files("rexbert") / "configs" / relative))
+    if packaged.is_file():
+        return str(packaged)
+    raise UserError(f"{key}: {value} is neither a file nor a packaged config (see configs/)")
 
 
 def invoke(argv: list[str]) -> None:
@@ -44,6 +61,21 @@ def invoke(argv: list[str]) -> None:
             f"stage command failed: rexbert {' '.join(argv)} (see the message above); fix it and "
             "rerun the same `rexbert run` command to continue where it stopped"
         )
+
+
+def torchrun_command(argv: list[str], nproc_per_node: int) -> list[str]:
+    """The `torchrun --nproc_per_node N -m rexbert …` command line for one subcommand."""
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone",
+            f"--nproc_per_node={nproc_per_node}", "-m", "rexbert", *argv]
+
+
+def launch_torchrun(argv: list[str], nproc_per_node: int) -> None:
+    """Run a subcommand on `nproc_per_node` processes of this node (DDP / FSDP2 training)."""
+    command = torchrun_command(argv, nproc_per_node)
+    status = subprocess.run(command, check=False).returncode
+    if status != 0:
+        raise UserError(f"stage command failed with exit code {status}: {' '.join(command)}; fix it "
+                        "and rerun the same `rexbert run` command to continue where it stopped")
 
 
 @dataclass(frozen=True)
@@ -150,8 +182,11 @@ class Recipe:
         argv = ["curate", "--input", self.corpus, "--out", str(self.paths.curated),
                 "--workers", str(self.cfg.curate.workers), "--executor", self.cfg.curate.executor]
         if self.cfg.curate.config:
-            argv += ["--config", self.cfg.curate.config]
+            argv += ["--config", resolve_config_path(self.cfg.curate.config, "curate.config")]
         invoke(argv)
+        if not (self.paths.curated / "stats.json").is_file():
+            raise StageNotFinished("curation jobs were queued on the cluster; run the same "
+                                   "`rexbert run` command again when they have finished")
         truth = self.paths.data / "truth.jsonl"
         if self.uses_demo_data and truth.is_file():
             # Quality bars against the planted defects: an evaluation, outside the pipeline.
@@ -175,8 +210,8 @@ class Recipe:
                 "--reference-source", general])
 
     def _recipe_data(self) -> dict:
-        source = Path(self.cfg.pretrain.recipe) if self.cfg.pretrain.recipe else packaged_config(
-            "pretrain/demo.yaml")
+        source = (Path(resolve_config_path(self.cfg.pretrain.recipe, "pretrain.recipe"))
+                  if self.cfg.pretrain.recipe else packaged_config("pretrain/demo.yaml"))
         from rexbert.config import load_config
         from rexbert.train.config import PretrainConfig
 
@@ -208,7 +243,10 @@ class Recipe:
             argv.append("--resume")
         if self.cfg.pretrain.max_steps:
             argv += ["--max-steps", str(self.cfg.pretrain.max_steps)]
-        invoke(argv)
+        if self.cfg.pretrain.nproc_per_node > 1:
+            launch_torchrun(argv, self.cfg.pretrain.nproc_per_node)
+        else:
+            invoke(argv)
 
     def pretrain_control(self) -> None:
         """Phase 3 from the same phase-2 weights, on the phase-1 general mix: equal compute."""
