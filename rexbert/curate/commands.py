@@ -53,6 +53,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _resolve(args: argparse.Namespace):
+    from pathlib import Path
+
     from rexbert.curate.config import read_config
     from rexbert.curate.pipeline import prepare
     from rexbert.errors import UserError
@@ -61,7 +63,18 @@ def _resolve(args: argparse.Namespace):
     if not out:
         raise UserError("--out DIR is required (the curation output folder)")
     cfg = read_config(args.config) if getattr(args, "config", None) else None
-    ws, cfg, input_dir = prepare(out, cfg, getattr(args, "input", None))
+    input_arg = getattr(args, "input", None)
+    if input_arg is not None:
+        from rexbert.sources.hub import download_hub_folder, looks_like_hub_id
+
+        if looks_like_hub_id(input_arg):
+            # A hub id (e.g. m-a-p/FineFineWeb): fetch only the declared domains' folders.
+            from rexbert.curate.config import CurateConfig
+
+            domains = (cfg or CurateConfig()).domains
+            patterns = [f"{d}/*" for d in (*domains.filter_required, *domains.directly_selected)]
+            input_arg = str(download_hub_folder(input_arg, Path(out) / "hub_input", patterns))
+    ws, cfg, input_dir = prepare(out, cfg, input_arg)
     updates = {}
     if getattr(args, "workers", None) is not None:
         if args.workers < 1:

@@ -46,3 +46,27 @@ def load_hub_dataset(hub_id: str, split: str = "train", streaming: bool = True, 
     except Exception as err:  # network, auth, missing repo: all become one line with the fix
         first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise UserError(f"hub dataset '{hub_id}': could not load ({first_line}); {fix}") from err
+
+
+def download_hub_folder(hub_id: str, target: str | Path, allow_patterns: list[str] | None = None) -> Path:
+    """Download (or finish downloading) a hub dataset repository's files into `target`.
+
+    Used for corpora stored as files in a folder layout (FineFineWeb's `<domain>/<domain>_NNNNNN.jsonl`):
+    the stages then read a local folder, and a rerun finds the files already there (the hub
+    client skips files it has). `allow_patterns` limits the download, e.g. to the wanted domains.
+    """
+    fix = (f"download '{hub_id}' on a machine with network access (huggingface-cli download "
+           f"{hub_id} --repo-type dataset --local-dir DIR) and pass the local folder instead")
+    if _offline():
+        raise UserError(f"hub dataset '{hub_id}': offline mode is set (HF_HUB_OFFLINE); {fix}")
+    try:
+        from huggingface_hub import snapshot_download
+    except ImportError as err:  # pragma: no cover - a dependency of transformers
+        raise UserError(f"hub dataset '{hub_id}': huggingface_hub is missing; pip install huggingface_hub") from err
+    try:
+        path = snapshot_download(repo_id=hub_id, repo_type="dataset", local_dir=str(target),
+                                 allow_patterns=allow_patterns)
+    except Exception as err:  # network, auth, missing repo: one line with the fix
+        first_line = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"hub dataset '{hub_id}': could not download ({first_line}); {fix}") from err
+    return Path(path)
