@@ -19,6 +19,9 @@ class DataSection(ConfigModel):
     corpus: str | None = Field(None, description="FineFineWeb-layout folder (or hub id when online)")
     esci: str | None = Field(None, description="folder with the two ESCI parquet files")
     glue_dir: str | None = Field(None, description="GLUE TSV folder (SST-2/, QNLI/, …)")
+    general_corpus: str | None = Field(
+        None, description="general-domain text for phases 1–2 and the control (files or folder "
+                          "with a `text` field); default: the corpus's domains outside the curated set")
 
     @model_validator(mode="after")
     def _real_data_together(self) -> DataSection:

@@ -201,13 +201,39 @@ class Recipe:
             argv += ["--max-documents", str(self.cfg.tokenizer.max_documents)]
         invoke(argv)
 
+    def general_domains(self) -> list[str]:
+        """Domain folders of the corpus that curation does not target: the general text.
+
+        The paper's phases 1–2 train on a general mix, not on the domain corpus; the demo's
+        analogue is every web domain outside the curated set (physics, law, history, …).
+        """
+        from rexbert.curate.config import read_config
+
+        curated = read_config(self.paths.curated / "config.yaml").domains
+        declared = {*curated.filter_required, *curated.directly_selected}
+        corpus = Path(self.corpus)
+        found = sorted(p.name for p in corpus.iterdir() if p.is_dir()) if corpus.is_dir() else []
+        general = [d for d in found if d not in declared]
+        if not general:
+            raise UserError(f"{corpus}: every domain folder is one curation targets, so there is no "
+                            "general text; set data.general_corpus to a general-domain corpus")
+        return general
+
     def build_shards(self) -> None:
         general, domain = self.cfg.pretrain.general_source, self.cfg.pretrain.domain_source
-        invoke(["shards", "build", "--input", f"{general}={self.corpus}",
-                f"{domain}={self.paths.curated / 'kept'}", "--tokenizer", str(self.tokenizer_dir),
-                "--out", str(self.paths.shards), "--workers", str(self.cfg.pretrain.workers)])
+        general_input = (f"{general}={self.cfg.data.general_corpus}" if self.cfg.data.general_corpus
+                         else self.corpus)  # one source per domain folder; grouped in the recipe
+        invoke(["shards", "build", "--input", general_input, f"{domain}={self.paths.curated / 'kept'}",
+                "--tokenizer", str(self.tokenizer_dir), "--out", str(self.paths.shards),
+                "--workers", str(self.cfg.pretrain.workers)])
         invoke(["spans", "mine", "--shards", str(self.paths.shards), "--source", domain,
-                "--reference-source", general])
+                "--reference-source", *self.general_sources()])
+
+    def general_sources(self) -> list[str]:
+        """Shard sources that make up the general mixture component."""
+        if self.cfg.data.general_corpus:
+            return [self.cfg.pretrain.general_source]
+        return self.general_domains()
 
     def _recipe_data(self) -> dict:
         source = (Path(resolve_config_path(self.cfg.pretrain.recipe, "pretrain.recipe"))
@@ -224,6 +250,8 @@ class Recipe:
         data["seed"] = self.cfg.seed
         data["data"]["tokenizer"] = str(self.tokenizer_dir)
         data["data"]["shards"] = str(self.paths.shards)
+        data["data"]["groups"] = {self.cfg.pretrain.general_source: self.general_sources(),
+                                  self.cfg.pretrain.domain_source: [self.cfg.pretrain.domain_source]}
         return data
 
     def _write_recipe(self, model: str, data: dict) -> Path:

@@ -56,6 +56,15 @@ def test_stage_names_and_control_recipe(tmp_path):
     no_control = Recipe(parse_config(RunConfig, {"pretrain": {"control": False}}, "<x>"), tmp_path)
     assert "control" not in [s.name for s in no_control.stages()]
 
+    # The general component is every corpus domain curation does not target.
+    from rexbert.curate.config import CurateConfig
+
+    for domain in ("fashion", "news", "physics", "law"):
+        (tmp_path / "data" / "corpus" / domain).mkdir(parents=True)
+    (tmp_path / "curated").mkdir()
+    (tmp_path / "curated" / "config.yaml").write_text(CurateConfig().to_yaml())
+    assert recipe.general_domains() == ["law", "physics"]
+
     # The control gets phase 3's compute from the same phase-2 weights, on the phase-1 mix.
     written = {}
     recipe._run_pretrain = lambda path, run_dir, phase: written.update(path=path, run=run_dir, phase=phase)
@@ -70,6 +79,7 @@ def test_stage_names_and_control_recipe(tmp_path):
     assert phase.masking.guided_share == 0.0
     assert (phase.tokens, phase.batch_tokens) == (base.phases[2].tokens, base.phases[2].batch_tokens)
     assert control.data.shards == str(tmp_path / "shards")
+    assert control.data.groups == {"general": ["law", "physics"], "ecommerce": ["ecommerce"]}
 
 
 def test_torchrun_command():
