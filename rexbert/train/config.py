@@ -33,7 +33,8 @@ class DataSpec(ConfigModel):
 
 
 class EvalSpec(ConfigModel):
-    """Held-out MLM loss/accuracy on named validation sets (component names) every N steps."""
+    """Held-out MLM loss/accuracy on named validation sets every N steps; each set lists mixture
+    groups (data.groups) or shard sources."""
 
     every_steps: int = Field(100, ge=1)
     sets: dict[str, list[str]] = Field(default_factory=dict)

@@ -188,7 +188,8 @@ class Pretrainer:
         self.groups = groups
         for name, sources in cfg.eval.sets.items():
             for source in sources:
-                self.shards.source(source)
+                for member in groups.get(source, [source]):
+                    self.shards.source(member)
             if cfg.data.holdout_documents == 0:
                 raise UserError(f"{self.source}: eval.sets.{name} needs held-out documents; set "
                                 "data.holdout_documents above 0")
@@ -494,7 +495,9 @@ class Pretrainer:
         spec = MaskingSpec(cfg.eval.mask_rate, cfg.eval.mean_span)
         pack_tokens = max(phase.micro_batch_tokens, cfg.eval.seq_len)
         for set_index, (name, sources) in enumerate(cfg.eval.sets.items()):
-            components = [Component(name, [self.shards.source(s) for s in sources], holdout=0)]
+            # An entry may name a mixture group (data.groups) or a shard source directly.
+            members = [member for s in sources for member in self.groups.get(s, [s])]
+            components = [Component(name, [self.shards.source(s) for s in members], holdout=0)]
             packs = heldout_packs(components, cfg.data.holdout_documents, cfg.eval.seq_len, pack_tokens,
                                   cfg.eval.max_documents)
             # Same seed in every phase: the held-out masks are identical, so curves compare.

@@ -47,7 +47,6 @@ class HFLabeller(CachedLabeller):
     def _load(self) -> None:
         if self._model is not None:
             return
-        import torch
         from transformers import (
             AutoConfig,
             AutoModelForCausalLM,
@@ -80,7 +79,6 @@ class HFLabeller(CachedLabeller):
         else:
             raise UserError(f"{self.model_dir}: architecture {architectures} is neither a sequence classifier nor a causal LM")
         self._model.to(self.options.device).eval()
-        torch.set_grad_enabled(False)
 
     def _prompt_text(self, item: LabelItem) -> str:
         user = self.prompt.render_user(item.domain, item.text[:4000])
@@ -95,7 +93,8 @@ class HFLabeller(CachedLabeller):
 
         encoded = self._tokenizer([it.text for it in batch], truncation=True, max_length=self.options.max_length,
                                   padding=True, return_tensors="pt").to(self.options.device)
-        logits = self._model(**encoded).logits.float()
+        with torch.inference_mode():  # scoped: never switch autograd off for the whole process
+            logits = self._model(**encoded).logits.float()
         return torch.softmax(logits, dim=-1)[:, self._positive].tolist()
 
     def _answer_logprob(self, prompt: str, answer: str) -> float:
@@ -105,7 +104,8 @@ class HFLabeller(CachedLabeller):
                                      max_length=self.options.max_length)["input_ids"]
         answer_ids = self._tokenizer(answer, add_special_tokens=False)["input_ids"]
         ids = torch.tensor([prompt_ids + answer_ids], device=self.options.device)
-        logprobs = torch.log_softmax(self._model(input_ids=ids).logits.float()[0], dim=-1)
+        with torch.inference_mode():
+            logprobs = torch.log_softmax(self._model(input_ids=ids).logits.float()[0], dim=-1)
         start = len(prompt_ids)
         return float(sum(logprobs[start - 1 + i, tok] for i, tok in enumerate(answer_ids)))
 
