@@ -80,29 +80,34 @@ class GlobalGrouping:
     are gathers (see `Regroup`): no scatter-add and no zero-filled gradient buffers."""
 
     buckets: list[GlobalBucket]
-    slot_index: torch.Tensor | None  # [S] stream row of each slot, T for padding; None = identity
+    slot_index: torch.Tensor | None  # [S] stream row of each slot (0 for padding); None = identity
     token_slot: torch.Tensor | None  # [T] slot of each token
+    padding_slots: torch.Tensor | None  # [P] slots that hold no token
 
 
 class Regroup(torch.autograd.Function):
-    """rows = cat(x, 0).index_select(forward_index); its gradient is the inverse gather.
+    """rows = x.index_select(forward_index); its gradient is the inverse gather.
 
-    Valid because the two index maps are inverse bijections between tokens and occupied slots
-    (padding slots read the zero row and their gradient is dropped). PyTorch's generic
-    index_select backward would zero-fill and scatter-add instead, which on CPU cost more than
-    the attention itself for packs of many short documents.
+    Valid because the two index maps are inverse bijections between tokens and occupied slots.
+    Padding slots read an arbitrary real row (row 0) going to slots: as keys they are masked and
+    as queries their outputs are dropped. Coming back from slots, the gradient of those padded
+    query rows must be zero (`zero_rows`), or it would leak into the real keys they attended.
+    PyTorch's generic index_select backward would zero-fill and scatter-add instead, which on
+    CPU cost more than the attention itself for packs of many short documents.
     """
 
     @staticmethod
-    def forward(ctx, x, forward_index, backward_index):
-        ctx.save_for_backward(backward_index)
-        return torch.cat([x, x.new_zeros(1, *x.shape[1:])]).index_select(0, forward_index)
+    def forward(ctx, x, forward_index, backward_index, zero_rows):
+        ctx.save_for_backward(backward_index, zero_rows)
+        return x.index_select(0, forward_index)
 
     @staticmethod
     def backward(ctx, grad):
-        (backward_index,) = ctx.saved_tensors
-        padded = torch.cat([grad, grad.new_zeros(1, *grad.shape[1:])])
-        return padded.index_select(0, backward_index), None, None
+        backward_index, zero_rows = ctx.saved_tensors
+        out = grad.index_select(0, backward_index)
+        if zero_rows is not None and zero_rows.numel():
+            out.index_fill_(0, zero_rows, 0.0)
+        return out, None, None, None
 
 
 @dataclass
@@ -180,7 +185,7 @@ class PackedLayout:
         lengths = (self.cu_seqlens[1:] - self.cu_seqlens[:-1]).tolist()
         if len(set(lengths)) == 1:
             # Equal-length documents back to back (fixed-length packs): a plain reshape.
-            return GlobalGrouping([GlobalBucket(len(lengths), lengths[0], 0, None)], None, None)
+            return GlobalGrouping([GlobalBucket(len(lengths), lengths[0], 0, None)], None, None, None)
         order = sorted(range(len(lengths)), key=lambda d: -lengths[d])
         groups: list[list[int]] = []
         for doc in order:
@@ -201,15 +206,18 @@ class PackedLayout:
             group_starts = torch.tensor([starts[d] for d in group], device=device)
             group_lengths = torch.tensor([lengths[d] for d in group], device=device)
             valid = offsets[None, :] < group_lengths[:, None]  # [docs, longest]
-            slot_rows.append(torch.where(valid, group_starts[:, None] + offsets[None, :], self.total_tokens).reshape(-1))
+            slot_rows.append(torch.where(valid, group_starts[:, None] + offsets[None, :], -1).reshape(-1))
             padded = not bool(valid.all())
             buckets.append(GlobalBucket(len(group), longest, offset, valid[:, None, None, :] if padded else None))
             offset += len(group) * longest
         slot_index = torch.cat(slot_rows)
-        occupied = (slot_index < self.total_tokens).nonzero().squeeze(1)
+        is_padding = slot_index < 0
+        occupied = (~is_padding).nonzero().squeeze(1)
         token_slot = torch.empty(self.total_tokens, dtype=torch.long, device=device)
         token_slot[slot_index[occupied]] = occupied
-        return GlobalGrouping(buckets, slot_index, token_slot)
+        return GlobalGrouping(
+            buckets, slot_index.clamp(min=0), token_slot, is_padding.nonzero().squeeze(1)
+        )
 
     # -- sdpa: local chunks ----------------------------------------------------------------
 
@@ -286,19 +294,21 @@ def _sdpa_global(q, k, v, layout: PackedLayout) -> torch.Tensor:
 
         out = F.scaled_dot_product_attention(as_batch(q), as_batch(k), as_batch(v))
         return out.transpose(1, 2).reshape(total, heads, d)
-    to_slots = (grouping.slot_index, grouping.token_slot)
+    to_slots = (grouping.slot_index, grouping.token_slot, None)
     qs, ks, vs = (Regroup.apply(x, *to_slots) for x in (q, k, v))  # [S, heads, d]
+    # split, not per-bucket slicing: the backward of a slice allocates and zero-fills a buffer
+    # of all S rows for every bucket and tensor; split's backward is one concatenation.
+    sizes = [b.num_docs * b.length for b in grouping.buckets]
     outputs = []
-    for bucket in grouping.buckets:
-        rows = slice(bucket.slot_offset, bucket.slot_offset + bucket.num_docs * bucket.length)
+    for bucket, qb, kb, vb in zip(grouping.buckets, *(x.split(sizes) for x in (qs, ks, vs)), strict=True):
 
-        def as_batch(x, rows=rows, bucket=bucket):
-            return x[rows].view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
+        def as_batch(x, bucket=bucket):
+            return x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
 
-        out = F.scaled_dot_product_attention(as_batch(qs), as_batch(ks), as_batch(vs), attn_mask=bucket.key_mask)
+        out = F.scaled_dot_product_attention(as_batch(qb), as_batch(kb), as_batch(vb), attn_mask=bucket.key_mask)
         outputs.append(out.transpose(1, 2).reshape(-1, heads, d))
     # Back to stream order: the same gather with the index maps swapped.
-    return Regroup.apply(torch.cat(outputs), grouping.token_slot, grouping.slot_index)
+    return Regroup.apply(torch.cat(outputs), grouping.token_slot, grouping.slot_index, grouping.padding_slots)
 
 
 def _sdpa_local(q, k, v, layout: PackedLayout) -> torch.Tensor:
