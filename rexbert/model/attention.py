@@ -34,8 +34,8 @@ from rexbert.model.rotary import rotary_cos_sin
 BACKENDS = ("auto", "sdpa", "flex", "flash")
 # Global-attention buckets: a document joins the current bucket while the bucket's padded area
 # stays within this factor of its real area; short documents are always grouped together.
-BUCKET_WASTE = 1.3
-SHORT_DOCUMENT = 64
+BUCKET_WASTE = 1.1
+SHORT_DOCUMENT = 16
 
 
 def flash_attn_available() -> bool:

@@ -9,6 +9,7 @@ finished units). `--from STAGE` removes the markers of that stage and every late
 from __future__ import annotations
 
 import logging
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +32,9 @@ class Stage:
     name: str
     title: str
     run: Callable[[], None]
+    # What `--from` deletes before rerunning the stage, so that it starts over instead of
+    # resuming (a killed stage, by contrast, keeps its partial output and resumes).
+    outputs: tuple[Path, ...] = ()
 
 
 def marker_path(out: Path, name: str) -> Path:
@@ -58,8 +62,13 @@ def run_stages(out: Path, stages: Sequence[Stage], start_from: str | None = None
     if start_from is not None:
         if start_from not in names:
             raise UserError(f"--from {start_from}: no such stage; stages are {', '.join(names)}")
-        for name in names[names.index(start_from):]:
-            marker_path(out, name).unlink(missing_ok=True)
+        for stage in stages[names.index(start_from):]:
+            marker_path(out, stage.name).unlink(missing_ok=True)
+            for path in stage.outputs:
+                if path.is_dir():
+                    shutil.rmtree(path)
+                elif path.exists():
+                    path.unlink()
     for index, stage in enumerate(stages, start=1):
         marker = marker_path(out, stage.name)
         prefix = f"[{index}/{len(stages)}] {stage.title}"

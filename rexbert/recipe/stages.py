@@ -150,23 +150,28 @@ class Recipe:
     # ---- stages -------------------------------------------------------------------------
     def stages(self) -> list[Stage]:
         """Every stage in order (names are what `--from` accepts)."""
+        paths = self.paths
+        annealed = paths.pretrain_run("annealed")
         stages = []
         if self.uses_demo_data:
-            stages.append(Stage("data", "demo data", self.make_demo_data))
+            stages.append(Stage("data", "demo data", self.make_demo_data, (paths.data,)))
         stages += [
-            Stage("curate", "curation", self.curate),
-            Stage("tokenizer", "tokenizer", self.train_tokenizer),
-            Stage("shards", "token shards and Guided-MLM spans", self.build_shards),
-            Stage("phase1", "phase 1: general MLM", lambda: self.pretrain("annealed", 0)),
-            Stage("phase2", "phase 2: context extension", lambda: self.pretrain("annealed", 1)),
+            Stage("curate", "curation", self.curate, (paths.curated,)),
+            Stage("tokenizer", "tokenizer", self.train_tokenizer, (paths.tokenizer,)),
+            Stage("shards", "token shards and Guided-MLM spans", self.build_shards, (paths.shards,)),
+            Stage("phase1", "phase 1: general MLM", lambda: self.pretrain("annealed", 0), (annealed,)),
+            Stage("phase2", "phase 2: context extension", lambda: self.pretrain("annealed", 1),
+                  tuple(annealed.glob("phase2_*"))),
             Stage("phase3", "phase 3: domain annealing with Guided MLM",
-                  lambda: self.pretrain("annealed", 2)),
+                  lambda: self.pretrain("annealed", 2), tuple(annealed.glob("phase3_*"))),
         ]
         if self.cfg.pretrain.control:
-            stages.append(Stage("control", "control: phase 3 on the general mix", self.pretrain_control))
+            stages.append(Stage("control", "control: phase 3 on the general mix", self.pretrain_control,
+                                (paths.pretrain_run("control"),)))
         stages += [
-            Stage("export", "export to transformers / sentence-transformers", self.export),
-            Stage("evaluate", "evaluation", self.evaluate),
+            Stage("export", "export to transformers / sentence-transformers", self.export,
+                  (paths.out / "models",)),
+            Stage("evaluate", "evaluation", self.evaluate, (paths.eval,)),
             Stage("report", "report", self.report),
         ]
         return stages

@@ -48,3 +48,15 @@ def test_stage_waiting_on_a_cluster_stops_without_marker(tmp_path):
     assert run_stages(tmp_path, [Stage("q", "Q", queued)], echo=messages.append) is None
     assert not marker_path(tmp_path, "q").exists()
     assert messages[-1] == "[1/1] Q: jobs queued"
+
+
+def test_from_deletes_outputs_of_rerun_stages_only(tmp_path):
+    kept, redone = tmp_path / "a_out", tmp_path / "b_out"
+    for folder in (kept, redone):
+        folder.mkdir()
+        (folder / "x").write_text("old")
+    stages = [Stage("a", "A", lambda: None, (kept,)), Stage("b", "B", lambda: None, (redone,))]
+    run_stages(tmp_path, stages, echo=lambda _: None)
+    run_stages(tmp_path, stages, start_from="b", echo=lambda _: None)
+    assert (kept / "x").read_text() == "old"
+    assert not redone.exists()
