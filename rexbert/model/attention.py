@@ -2,14 +2,19 @@
 
 Backends
 * `sdpa` (CPU default; any device): PyTorch's `scaled_dot_product_attention` on regrouped tokens.
-  - local layers: the token stream is cut into query chunks of `w = window/2` tokens; chunk c's
-    keys are the stream positions [c·w − w, c·w + 2w), i.e. the chunk and its two neighbours,
-    which contain every key with |i − j| ≤ w. A boolean mask keeps |i − j| ≤ w and the same
-    document. Cost is 3w keys per query whatever the length — linear in the sequence, where a
-    masked full attention (transformers on SDPA) pays all L keys per query.
-  - global layers: documents of similar length are grouped into buckets; each bucket is one
-    batched SDPA call padded to its longest document with a key-padding mask. Grouping bounds
-    the wasted area, and a lone document runs unmasked on a plain slice.
+  Tokens are gathered once per layer into "segments", each attended by one SDPA call:
+  - a bucket: documents of similar length side by side, padded to the longest, with a
+    key-padding mask (and a band mask |i − j| ≤ w on local layers). Grouping by length bounds
+    the wasted area, and a batch of equal-length documents is a plain reshape.
+  - a chunked stream (local layers, documents longer than 3w, w = window/2): cut into query
+    chunks of w tokens whose keys are the chunk and its two neighbours, which contain every key
+    with |i − j| ≤ w; a mask keeps |i − j| ≤ w and the same document. Cost is 3w keys per query
+    whatever the length — linear in the sequence, where a masked full attention (transformers
+    on SDPA) pays all L keys per query.
+  Global layers bucket every document. Local layers bucket the documents of at most 3w tokens
+  (a bucket costs L keys per query, at most what a chunk costs; documents of ≤ w + 1 tokens
+  need no band mask at all) and stream the longer ones through chunks — in packs of short
+  product titles most tokens never pay for 3w keys.
 * `flash` (CUDA + flash-attn installed): `flash_attn_varlen_func` on the packed stream with
   `cu_seqlens`, window (w, w) on local layers. Imported lazily.
 * `flex` (CUDA, or CPU inference): FlexAttention with a block mask (same document, and
@@ -32,8 +37,10 @@ from rexbert.errors import UserError
 from rexbert.model.rotary import rotary_cos_sin
 
 BACKENDS = ("auto", "sdpa", "flex", "flash")
-# Global-attention buckets: a document joins the current bucket while the bucket's padded area
-# stays within this factor of its real area; short documents are always grouped together.
+# Buckets: a document joins the current bucket while the bucket's padded area stays within this
+# factor of its real area; documents of at most SHORT_DOCUMENT tokens always share a bucket.
+# Tight buckets measured fastest on packs of real titles and paragraphs: SDPA calls are cheap,
+# padded area is not.
 BUCKET_WASTE = 1.1
 SHORT_DOCUMENT = 16
 
@@ -65,21 +72,34 @@ def resolve_backend(name: str, device: torch.device) -> str:
 
 
 @dataclass
-class GlobalBucket:
+class Bucket:
     """Documents attended together in one SDPA call, padded to the bucket's longest."""
 
     num_docs: int
     length: int  # padded length (longest document of the bucket)
-    slot_offset: int  # where the bucket's num_docs × length rows start in the slot array
-    key_mask: torch.Tensor | None  # [num_docs, 1, 1, length] bool, None when nothing is padded
+    mask: torch.Tensor | None  # [num_docs, 1, 1 or length, length] bool; None = no mask needed
+
+    @property
+    def size(self) -> int:
+        """Slots the bucket occupies."""
+        return self.num_docs * self.length
 
 
 @dataclass
-class GlobalGrouping:
-    """Token stream ⇄ bucket slots. Every token sits in exactly one slot, so both directions
-    are gathers (see `Regroup`): no scatter-add and no zero-filled gradient buffers."""
+class ChunkedStream:
+    """Long documents back to back, attended in query chunks of w (local layers only)."""
 
-    buckets: list[GlobalBucket]
+    size: int  # tokens in the stream (unpadded)
+    padded: int  # size rounded up to whole chunks
+    mask: torch.Tensor  # [chunks, 1, w, 3w] bool
+
+
+@dataclass
+class Grouping:
+    """Token stream ⇄ slots of the segments. Every token sits in exactly one slot, so both
+    directions are gathers (see `Regroup`): no scatter-add and no zero-filled gradient buffers."""
+
+    segments: list[Bucket | ChunkedStream]
     slot_index: torch.Tensor | None  # [S] stream row of each slot (0 for padding); None = identity
     token_slot: torch.Tensor | None  # [T] slot of each token
     padding_slots: torch.Tensor | None  # [P] slots that hold no token
@@ -168,80 +188,73 @@ class PackedLayout:
             f"rope_{is_global}", lambda: rotary_cos_sin(inv_freq, self.position_ids)
         )
 
-    def local_is_global(self) -> bool:
-        """When no document is longer than the window, sliding-window attention sees the whole
-        document, so local layers can reuse the (cheaper here) global grouping."""
-        return self.max_seqlen <= self.window_half + 1
+    # -- sdpa: segments --------------------------------------------------------------------
 
-    # -- sdpa: global buckets --------------------------------------------------------------
+    def grouping(self, is_global: bool) -> Grouping:
+        """How this layer type's SDPA calls group the documents (built once per batch)."""
+        return self._cached(f"grouping_{is_global}", lambda: self._make_grouping(is_global))
 
-    def global_grouping(self) -> GlobalGrouping:
-        """Documents grouped by length into buckets, with the stream ⇄ slot index maps."""
-        return self._cached("global_grouping", self._make_global_grouping)
-
-    def _make_global_grouping(self) -> GlobalGrouping:
+    def _make_grouping(self, is_global: bool) -> Grouping:
         device = self.doc_ids.device
+        w = self.window_half
         starts = self.cu_seqlens[:-1].tolist()
         lengths = (self.cu_seqlens[1:] - self.cu_seqlens[:-1]).tolist()
-        if len(set(lengths)) == 1:
-            # Equal-length documents back to back (fixed-length packs): a plain reshape.
-            return GlobalGrouping([GlobalBucket(len(lengths), lengths[0], 0, None)], None, None, None)
-        order = sorted(range(len(lengths)), key=lambda d: -lengths[d])
-        groups: list[list[int]] = []
-        for doc in order:
-            if groups:
-                group = groups[-1]
-                longest = lengths[group[0]]
-                real = sum(lengths[d] for d in group) + lengths[doc]
-                if longest <= SHORT_DOCUMENT or longest * (len(group) + 1) <= BUCKET_WASTE * real:
-                    group.append(doc)
-                    continue
-            groups.append([doc])
-        buckets = []
-        slot_rows = []
-        offset = 0
-        for group in groups:
-            longest = lengths[group[0]]
+        streamed = [] if is_global else [d for d, n in enumerate(lengths) if n > 3 * w]
+        bucketed = [d for d, n in enumerate(lengths) if is_global or n <= 3 * w]
+        segments: list[Bucket | ChunkedStream] = []
+        slot_rows: list[torch.Tensor] = []
+        if streamed:
+            rows = torch.cat([torch.arange(starts[d], starts[d] + lengths[d], device=device) for d in streamed])
+            stream_docs = self.doc_ids.index_select(0, rows)
+            segments.append(self._chunked_stream(stream_docs))
+            slot_rows.append(rows)
+        for group in _buckets_by_length([lengths[d] for d in bucketed]):
+            docs = [bucketed[i] for i in group]
+            longest = lengths[docs[0]]
             offsets = torch.arange(longest, device=device)
-            group_starts = torch.tensor([starts[d] for d in group], device=device)
-            group_lengths = torch.tensor([lengths[d] for d in group], device=device)
-            valid = offsets[None, :] < group_lengths[:, None]  # [docs, longest]
-            slot_rows.append(torch.where(valid, group_starts[:, None] + offsets[None, :], -1).reshape(-1))
+            doc_starts = torch.tensor([starts[d] for d in docs], device=device)
+            doc_lengths = torch.tensor([lengths[d] for d in docs], device=device)
+            valid = offsets[None, :] < doc_lengths[:, None]  # [docs, longest]
+            slot_rows.append(torch.where(valid, doc_starts[:, None] + offsets[None, :], -1).reshape(-1))
             padded = not bool(valid.all())
-            buckets.append(GlobalBucket(len(group), longest, offset, valid[:, None, None, :] if padded else None))
-            offset += len(group) * longest
+            mask = valid[:, None, None, :] if padded else None
+            if not is_global and longest > w + 1:  # the window cuts into these documents
+                band = (offsets[:, None] - offsets[None, :]).abs() <= w  # [longest, longest]
+                # A padding query may lie further than w from its document's last token; let it
+                # see everything in its band (itself at least) so no softmax row is empty. Its
+                # output is dropped and its gradient is zero, so nothing leaks.
+                mask = band[None, None] & (valid[:, None, :] | ~valid[:, :, None])[:, None] if padded else band[None, None]
+            segments.append(Bucket(len(docs), longest, mask))
         slot_index = torch.cat(slot_rows)
+        if slot_index.numel() == self.total_tokens and torch.equal(
+            slot_index, torch.arange(self.total_tokens, device=device)
+        ):
+            # Slots are the stream itself (one long document, or equal-length documents in
+            # order): no gathers at all.
+            return Grouping(segments, None, None, None)
         is_padding = slot_index < 0
         occupied = (~is_padding).nonzero().squeeze(1)
         token_slot = torch.empty(self.total_tokens, dtype=torch.long, device=device)
         token_slot[slot_index[occupied]] = occupied
-        return GlobalGrouping(
-            buckets, slot_index.clamp(min=0), token_slot, is_padding.nonzero().squeeze(1)
-        )
+        return Grouping(segments, slot_index.clamp(min=0), token_slot, is_padding.nonzero().squeeze(1))
 
-    # -- sdpa: local chunks ----------------------------------------------------------------
-
-    def local_chunks(self) -> tuple[torch.Tensor, int]:
-        """(mask [chunks, 1, w, 3w], padded length) for local SDPA over query chunks of w."""
-        return self._cached("local_chunks", self._make_local_chunks)
-
-    def _make_local_chunks(self) -> tuple[torch.Tensor, int]:
+    def _chunked_stream(self, doc_ids: torch.Tensor) -> ChunkedStream:
+        """Chunk mask for documents back to back (their token doc ids given in stream order)."""
         w = self.window_half
-        total = self.total_tokens
+        total = doc_ids.numel()
         chunks = -(-total // w)
         padded = chunks * w
-        device = self.doc_ids.device
         # Stream padded by one chunk on each side; padding has document id -1, so a padded
         # query always sees at least itself (no all-masked softmax rows) and real tokens never
         # see padding.
-        docs = F.pad(self.doc_ids, (w, padded - total + w), value=-1).view(chunks + 2, w)
+        docs = F.pad(doc_ids, (w, padded - total + w), value=-1).view(chunks + 2, w)
         query_doc = docs[1:-1]  # [chunks, w]
         key_doc = torch.cat([docs[:-2], docs[1:-1], docs[2:]], dim=1)  # [chunks, 3w]
-        offsets_q = torch.arange(w, device=device)[:, None]
-        offsets_k = torch.arange(3 * w, device=device)[None, :] - w
+        offsets_q = torch.arange(w, device=doc_ids.device)[:, None]
+        offsets_k = torch.arange(3 * w, device=doc_ids.device)[None, :] - w
         band = (offsets_q - offsets_k).abs() <= w  # [w, 3w]
         mask = (query_doc[:, :, None] == key_doc[:, None, :]) & band[None]
-        return mask[:, None], padded
+        return ChunkedStream(total, padded, mask[:, None])
 
     # -- flex ------------------------------------------------------------------------------
 
@@ -270,6 +283,23 @@ class PackedLayout:
         )
 
 
+def _buckets_by_length(lengths: list[int]) -> list[list[int]]:
+    """Indices of `lengths` grouped longest first: a document joins the current bucket while
+    the bucket's padded area stays within BUCKET_WASTE of its real area (short ones always)."""
+    groups: list[list[int]] = []
+    real = 0
+    for doc in sorted(range(len(lengths)), key=lambda d: -lengths[d]):
+        if groups:
+            longest = lengths[groups[-1][0]]
+            if longest <= SHORT_DOCUMENT or longest * (len(groups[-1]) + 1) <= BUCKET_WASTE * (real + lengths[doc]):
+                groups[-1].append(doc)
+                real += lengths[doc]
+                continue
+        groups.append([doc])
+        real = lengths[doc]
+    return groups
+
+
 def attend(
     q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: PackedLayout, is_global: bool
 ) -> torch.Tensor:
@@ -278,54 +308,57 @@ def attend(
         return _flash(q, k, v, layout, is_global)
     if layout.backend == "flex":
         return _flex(q, k, v, layout, is_global)
-    if is_global or layout.local_is_global():
-        return _sdpa_global(q, k, v, layout)
-    return _sdpa_local(q, k, v, layout)
+    return _sdpa(q, k, v, layout.grouping(is_global), layout.window_half)
 
 
-def _sdpa_global(q, k, v, layout: PackedLayout) -> torch.Tensor:
-    grouping = layout.global_grouping()
-    total, heads, d = q.shape
-    if grouping.slot_index is None:  # equal-length documents: one reshape, no mask
-        bucket = grouping.buckets[0]
-
-        def as_batch(x):
-            return x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
-
-        out = F.scaled_dot_product_attention(as_batch(q), as_batch(k), as_batch(v))
-        return out.transpose(1, 2).reshape(total, heads, d)
-    to_slots = (grouping.slot_index, grouping.token_slot, None)
-    qs, ks, vs = (Regroup.apply(x, *to_slots) for x in (q, k, v))  # [S, heads, d]
-    # split, not per-bucket slicing: the backward of a slice allocates and zero-fills a buffer
-    # of all S rows for every bucket and tensor; split's backward is one concatenation.
-    sizes = [b.num_docs * b.length for b in grouping.buckets]
+def _sdpa(q, k, v, grouping: Grouping, w: int) -> torch.Tensor:
+    if grouping.slot_index is None:
+        qs, ks, vs = q, k, v
+    else:
+        to_slots = (grouping.slot_index, grouping.token_slot, None)
+        qs, ks, vs = (Regroup.apply(x, *to_slots) for x in (q, k, v))  # [S, heads, d]
+    # split, not slicing: the backward of each slice would allocate and zero-fill a buffer of
+    # all S rows for every segment and tensor; split's backward is one concatenation.
+    sizes = [segment.size for segment in grouping.segments]
     outputs = []
-    for bucket, qb, kb, vb in zip(grouping.buckets, *(x.split(sizes) for x in (qs, ks, vs)), strict=True):
-
-        def as_batch(x, bucket=bucket):
-            return x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
-
-        out = F.scaled_dot_product_attention(as_batch(qb), as_batch(kb), as_batch(vb), attn_mask=bucket.key_mask)
-        outputs.append(out.transpose(1, 2).reshape(-1, heads, d))
+    for segment, qb, kb, vb in zip(grouping.segments, *(x.split(sizes) for x in (qs, ks, vs)), strict=True):
+        if isinstance(segment, Bucket):
+            outputs.append(_sdpa_bucket(qb, kb, vb, segment))
+        else:
+            outputs.append(_sdpa_chunked(qb, kb, vb, segment, w))
+    out = torch.cat(outputs) if len(outputs) > 1 else outputs[0]
+    if grouping.slot_index is None:
+        return out
     # Back to stream order: the same gather with the index maps swapped.
-    return Regroup.apply(torch.cat(outputs), grouping.token_slot, grouping.slot_index, grouping.padding_slots)
+    return Regroup.apply(out, grouping.token_slot, grouping.slot_index, grouping.padding_slots)
 
 
-def _sdpa_local(q, k, v, layout: PackedLayout) -> torch.Tensor:
-    mask, padded_len = layout.local_chunks()
+def _sdpa_bucket(q, k, v, bucket: Bucket) -> torch.Tensor:
+    _, heads, d = q.shape
+
+    def as_batch(x):
+        return x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2)
+
+    out = F.scaled_dot_product_attention(as_batch(q), as_batch(k), as_batch(v), attn_mask=bucket.mask)
+    return out.transpose(1, 2).reshape(-1, heads, d)
+
+
+def _sdpa_chunked(q, k, v, stream: ChunkedStream, w: int) -> torch.Tensor:
     total, heads, d = q.shape
-    w = layout.window_half
-    chunks = padded_len // w
-    qc = F.pad(q, (0, 0, 0, 0, 0, padded_len - total)).view(chunks, w, heads, d).transpose(1, 2)
+    chunks = stream.padded // w
+    qc = F.pad(q, (0, 0, 0, 0, 0, stream.padded - total)).view(chunks, w, heads, d).transpose(1, 2)
 
     def neighbourhood(x):
         # Chunk c's keys = chunks c-1, c, c+1 of the stream padded by one chunk each side. Built
-        # from three shifted views so that backward is slicing, not a scatter.
-        xc = F.pad(x, (0, 0, 0, 0, w, padded_len - total + w)).view(chunks + 2, w, heads, d)
-        return torch.cat([xc[:-2], xc[1:-1], xc[2:]], dim=1).transpose(1, 2)
+        # from three shifted views so that backward is slicing, not a scatter. Concatenated
+        # along the sequence axis of [chunks, heads, w, d] views, so the result is contiguous
+        # in SDPA's layout: its backward zero-fills gradient buffers shaped like k and v, which
+        # was several times slower on a transposed layout.
+        xc = F.pad(x, (0, 0, 0, 0, w, stream.padded - total + w)).view(chunks + 2, w, heads, d).transpose(1, 2)
+        return torch.cat([xc[:-2], xc[1:-1], xc[2:]], dim=2)
 
-    out = F.scaled_dot_product_attention(qc, neighbourhood(k), neighbourhood(v), attn_mask=mask)
-    return out.transpose(1, 2).reshape(padded_len, heads, d)[:total]
+    out = F.scaled_dot_product_attention(qc, neighbourhood(k), neighbourhood(v), attn_mask=stream.mask)
+    return out.transpose(1, 2).reshape(stream.padded, heads, d)[:total]
 
 
 @functools.cache

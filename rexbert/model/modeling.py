@@ -91,9 +91,12 @@ class Attention(nn.Module):
         """[T, H] → [T, H]."""
         total = x.shape[0]
         qkv = self.Wqkv(x).view(total, 3, self.num_heads, self.head_dim)
+        # split, not indexing: the backward of qkv[:, :2] and qkv[:, 2] would zero-fill two
+        # [T, 3, heads, d] buffers; split's backward is one concatenation.
+        qk, v = qkv.split([2, 1], dim=1)
         cos, sin = layout.rotary(self.is_global)
-        q, k = apply_rotary(qkv[:, :2], cos, sin).unbind(dim=1)  # q and k rotated in one pass
-        v = qkv[:, 2]  # each [T, heads, d]
+        q, k = apply_rotary(qk, cos, sin).unbind(dim=1)  # q and k rotated in one pass
+        v = v.squeeze(1)  # each [T, heads, d]
         out = attend(q, k, v, layout, self.is_global)  # [T, heads, d]
         return self.Wo(out.reshape(total, -1))
 

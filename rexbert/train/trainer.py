@@ -162,7 +162,11 @@ class Pretrainer:
     def _prepare_run_dir(self) -> None:
         config_path = self.run_dir / "config.yaml"
         text = self.cfg.to_yaml()
-        if config_path.is_file():
+        # Every rank looks before any rank writes: otherwise a slow rank would find the main
+        # rank's fresh config.yaml and take the new run for an old one.
+        exists = config_path.is_file()
+        barrier(self.dist)
+        if exists:
             if not self.resume:
                 raise UserError(f"{self.run_dir}: already holds a run; pass --resume to continue it "
                                 "or choose a new --out")

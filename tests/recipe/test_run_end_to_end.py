@@ -38,7 +38,8 @@ def test_run_tiny_then_rerun_skips_everything(tmp_path, capsys):
         assert (out / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     results = json.loads((out / "eval" / "results.json").read_text())
     assert {r["model"] for r in results["records"]} == {"annealed", "control"}
-    assert {r["task"] for r in results["records"]} >= {"mlm", "similarity", "glue"}
+    tasks = {r["task"].split("/")[0] for r in results["records"]}
+    assert tasks == {"mlm", "similarity", "glue"}
     # Both models are transformers folders and the control started from phase 2 of the other run.
     assert (out / "models" / "control" / "config.json").is_file()
     assert "phase2_context/final" in (out / "pretrain" / "control.yaml").read_text()
