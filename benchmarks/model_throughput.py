@@ -1,15 +1,17 @@
 """Throughput of rexbert's encoder against transformers / sentence-transformers, in one run.
 
-    /work/venv/bin/python benchmarks/model_throughput.py [--quick] [--rounds N]
+    /work/venv/bin/python benchmarks/model_throughput.py [--quick] [--rounds N] [--threads N]
 
 What it measures (same machine, same documents, peer and rexbert interleaved round by round so
 that load from other processes hits both alike):
 
-1. MLM training step (forward + backward + fused AdamW), micro preset, documents ≤ 512 tokens:
+1. MLM training step (forward + backward + optimizer), micro preset, documents ≤ 512 tokens:
    rexbert packs documents end to end (≈4,096 tokens a step); transformers'
    ModernBertForMaskedLM runs at its best CPU setting — SDPA, sparse_prediction=True, documents
    grouped by length and padded to the longest of each batch (padded area ≤ 4,096). Tokens/s
-   counts real tokens only. Both in fp32, and both under CPU bf16 autocast.
+   counts real tokens only. Both in fp32, and both under CPU bf16 autocast. Both sides use the
+   same optimizer, torch's fused AdamW (rexbert's trainer uses torch-optimi's StableAdamW; the
+   update is ~1% of a micro step either way, so the ratio measures the models).
 2. The same with documents of 2k–8k tokens (context extension), ≈8,192 tokens a step.
 3. Inference: texts/s of `rexbert.model.embed.encode` vs SentenceTransformer.encode on the
    exported folder (mean pooling), fp32.
@@ -401,6 +403,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="timed rounds per benchmark (default 2)")
     parser.add_argument("--skip", nargs="*", default=[], choices=["512", "8k", "inference", "memory", "gpu", "bf16"])
     parser.add_argument("--json", default=None, help="also write the results to this JSON file")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch intra-op threads (default: torch's choice, all cores)")
     parser.add_argument("--memory-probe", nargs=3, metavar=("KIND", "DOCS", "BUDGET"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_probe:
@@ -408,6 +412,8 @@ def main() -> None:
         memory_probe(kind, docs_file, int(budget))
         return
     rounds = 1 if args.quick else args.rounds
+    if args.threads:
+        torch.set_num_threads(args.threads)
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} threads; peer and rexbert interleaved round by round")
 

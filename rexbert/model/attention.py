@@ -78,6 +78,7 @@ class Bucket:
     num_docs: int
     length: int  # padded length (longest document of the bucket)
     mask: torch.Tensor | None  # [num_docs, 1, 1 or length, length] bool; None = no mask needed
+    docs: torch.Tensor  # [num_docs] document index of each row
 
     @property
     def size(self) -> int:
@@ -103,6 +104,18 @@ class Grouping:
     slot_index: torch.Tensor | None  # [S] stream row of each slot (0 for padding); None = identity
     token_slot: torch.Tensor | None  # [T] slot of each token
     padding_slots: torch.Tensor | None  # [P] slots that hold no token
+
+
+@dataclass
+class QuerySubset:
+    """Global attention for a subset of query rows (the labelled positions) against all keys:
+    each bucket of the global grouping gets its documents' selected rows, padded to the most
+    any of them has. Same gather maps as `Grouping`, over the selected rows."""
+
+    counts: list[int]  # query slots per bucket row (0: the bucket has no query and is skipped)
+    slot_index: torch.Tensor  # [Sq] selected row of each query slot (0 for padding)
+    row_slot: torch.Tensor  # [N] query slot of each selected row
+    padding_slots: torch.Tensor  # query slots that hold no row
 
 
 class Regroup(torch.autograd.Function):
@@ -224,7 +237,7 @@ class PackedLayout:
                 # see everything in its band (itself at least) so no softmax row is empty. Its
                 # output is dropped and its gradient is zero, so nothing leaks.
                 mask = band[None, None] & (valid[:, None, :] | ~valid[:, :, None])[:, None] if padded else band[None, None]
-            segments.append(Bucket(len(docs), longest, mask))
+            segments.append(Bucket(len(docs), longest, mask, torch.tensor(docs, device=device)))
         slot_index = torch.cat(slot_rows)
         if slot_index.numel() == self.total_tokens and torch.equal(
             slot_index, torch.arange(self.total_tokens, device=device)
@@ -237,6 +250,31 @@ class PackedLayout:
         token_slot = torch.empty(self.total_tokens, dtype=torch.long, device=device)
         token_slot[slot_index[occupied]] = occupied
         return Grouping(segments, slot_index.clamp(min=0), token_slot, is_padding.nonzero().squeeze(1))
+
+    def query_subset(self, rows: torch.Tensor) -> QuerySubset:
+        """Query slots for global attention of the selected (ascending) stream rows only."""
+        return self._cached("query_subset", lambda: self._make_query_subset(rows))
+
+    def _make_query_subset(self, rows: torch.Tensor) -> QuerySubset:
+        device = rows.device
+        doc_of_row = self.doc_ids.index_select(0, rows)
+        per_doc = torch.bincount(doc_of_row, minlength=self.cu_seqlens.numel() - 1)
+        first = per_doc.cumsum(0) - per_doc
+        rank = torch.arange(rows.numel(), device=device) - first.index_select(0, doc_of_row)
+        # Each document's first query slot: bucket offset + its row in the bucket × the bucket's
+        # query count.
+        doc_base = torch.zeros_like(per_doc)
+        counts, offset = [], 0
+        for bucket in self.grouping(True).segments:
+            count = int(per_doc.index_select(0, bucket.docs).max())
+            doc_base[bucket.docs] = offset + torch.arange(bucket.num_docs, device=device) * count
+            counts.append(count)
+            offset += bucket.num_docs * count
+        row_slot = doc_base.index_select(0, doc_of_row) + rank
+        slot_index = torch.full((offset,), -1, dtype=torch.long, device=device)
+        slot_index[row_slot] = torch.arange(rows.numel(), device=device)
+        is_padding = slot_index < 0
+        return QuerySubset(counts, slot_index.clamp(min=0), row_slot, is_padding.nonzero().squeeze(1))
 
     def _chunked_stream(self, doc_ids: torch.Tensor) -> ChunkedStream:
         """Chunk mask for documents back to back (their token doc ids given in stream order)."""
@@ -309,6 +347,54 @@ def attend(
     if layout.backend == "flex":
         return _flex(q, k, v, layout, is_global)
     return _sdpa(q, k, v, layout.grouping(is_global), layout.window_half)
+
+
+def supports_query_subset(layout: PackedLayout) -> bool:
+    """Whether `attend_queries` runs on this backend (FlexAttention would need its own mask)."""
+    return layout.backend in ("sdpa", "flash")
+
+
+def attend_queries(
+    q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, layout: PackedLayout, rows: torch.Tensor
+) -> torch.Tensor:
+    """Global attention of the selected rows' queries q [N, heads, d] (rows ascending) against
+    every key of their document, k and v [T, heads, d] → [N, heads, d]."""
+    if layout.backend == "flash":
+        from flash_attn import flash_attn_varlen_func
+
+        per_doc = torch.bincount(layout.doc_ids.index_select(0, rows), minlength=layout.cu_seqlens.numel() - 1)
+        cu_q = F.pad(per_doc.cumsum(0), (1, 0)).to(torch.int32)
+        dtype = q.dtype
+        if dtype not in (torch.float16, torch.bfloat16):
+            q, k, v = (x.to(torch.bfloat16) for x in (q, k, v))
+        out = flash_attn_varlen_func(
+            q, k, v, cu_q, layout.cu_seqlens, int(per_doc.max()), layout.max_seqlen,
+            dropout_p=0.0, causal=False,
+        )
+        return out.to(dtype)
+    grouping = layout.grouping(True)
+    subset = layout.query_subset(rows)
+    if grouping.slot_index is None:
+        ks, vs = k, v
+    else:
+        to_slots = (grouping.slot_index, grouping.token_slot, None)
+        ks, vs = (Regroup.apply(x, *to_slots) for x in (k, v))
+    qs = Regroup.apply(q, subset.slot_index, subset.row_slot, None)
+    _, heads, d = q.shape
+    query_sizes = [b.num_docs * c for b, c in zip(grouping.segments, subset.counts, strict=True)]
+    outputs = []
+    for bucket, count, qb, kb, vb in zip(
+        grouping.segments, subset.counts, qs.split(query_sizes),
+        *(x.split([b.size for b in grouping.segments]) for x in (ks, vs)), strict=True,
+    ):
+        if count == 0:  # no selected row in these documents: nothing to attend
+            continue
+        keys, values = (x.view(bucket.num_docs, bucket.length, heads, d).transpose(1, 2) for x in (kb, vb))
+        queries = qb.view(bucket.num_docs, count, heads, d).transpose(1, 2)
+        out = F.scaled_dot_product_attention(queries, keys, values, attn_mask=bucket.mask)
+        outputs.append(out.transpose(1, 2).reshape(-1, heads, d))
+    out = torch.cat(outputs) if len(outputs) > 1 else outputs[0]
+    return Regroup.apply(out, subset.row_slot, subset.slot_index, subset.padding_slots)
 
 
 def _sdpa(q, k, v, grouping: Grouping, w: int) -> torch.Tensor:

@@ -27,7 +27,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from rexbert.model.attention import PackedLayout, attend, resolve_backend
+from rexbert.model.attention import (
+    PackedLayout,
+    attend,
+    attend_queries,
+    resolve_backend,
+    supports_query_subset,
+)
 from rexbert.model.config import ModelConfig
 from rexbert.model.loss import linear_cross_entropy
 from rexbert.model.rotary import apply_rotary, rope_inverse_frequencies, rope_theta
@@ -40,7 +46,8 @@ class MaskedLMOutput:
 
     loss: scalar mean cross-entropy over labelled positions (None without labels)
     logits: [n_labelled, V] with labels (sparse head), else [T, V]
-    hidden_states: [T, H] final-norm output of the encoder
+    hidden_states: final-norm output of the encoder, [n_labelled, H] (labelled positions, in
+        stream order) with labels, else [T, H]
 
     With labels the logits are computed on first access: a training step that only needs the
     loss never pays for a second [n_labelled, V] matmul (the fused loss never builds them).
@@ -87,8 +94,10 @@ class Attention(nn.Module):
         self.Wqkv = nn.Linear(cfg.hidden_size, 3 * cfg.hidden_size, bias=False)
         self.Wo = nn.Linear(cfg.hidden_size, cfg.hidden_size, bias=False)
 
-    def forward(self, x: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
-        """[T, H] → [T, H]."""
+    def forward(self, x: torch.Tensor, layout: PackedLayout, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """[T, H] → [T, H]; with `rows` (global layers), only those rows' outputs: [N, H]."""
+        if rows is not None:
+            return self._forward_rows(x, layout, rows)
         total = x.shape[0]
         qkv = self.Wqkv(x).view(total, 3, self.num_heads, self.head_dim)
         # split, not indexing: the backward of qkv[:, :2] and qkv[:, 2] would zero-fill two
@@ -99,6 +108,19 @@ class Attention(nn.Module):
         v = v.squeeze(1)  # each [T, heads, d]
         out = attend(q, k, v, layout, self.is_global)  # [T, heads, d]
         return self.Wo(out.reshape(total, -1))
+
+    def _forward_rows(self, x: torch.Tensor, layout: PackedLayout, rows: torch.Tensor) -> torch.Tensor:
+        """Keys and values for every token, queries (and everything after) for `rows` only."""
+        total, count = x.shape[0], rows.numel()
+        hidden = x.shape[1]
+        w_q, w_kv = self.Wqkv.weight.split([hidden, 2 * hidden])
+        k, v = F.linear(x, w_kv).view(total, 2, self.num_heads, self.head_dim).split([1, 1], dim=1)
+        q = F.linear(x.index_select(0, rows), w_q).view(count, 1, self.num_heads, self.head_dim)
+        cos, sin = layout.rotary(self.is_global)
+        k = apply_rotary(k, cos, sin).squeeze(1)
+        q = apply_rotary(q, cos.index_select(0, rows), sin.index_select(0, rows)).squeeze(1)
+        out = attend_queries(q, k, v.squeeze(1), layout, rows)  # [N, heads, d]
+        return self.Wo(out.reshape(count, -1))
 
 
 class GeGLU(nn.Module):
@@ -130,9 +152,12 @@ class EncoderLayer(nn.Module):
         self.mlp_norm = nn.LayerNorm(cfg.hidden_size, eps=cfg.norm_eps, bias=False)
         self.mlp = GeGLU(cfg)
 
-    def forward(self, x: torch.Tensor, layout: PackedLayout) -> torch.Tensor:
-        """[T, H] → [T, H]."""
-        x = x + self.attn(self.attn_norm(x), layout)
+    def forward(self, x: torch.Tensor, layout: PackedLayout, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """[T, H] → [T, H], or [N, H] for `rows` only (see `RexBertModel.forward`)."""
+        if rows is None:
+            x = x + self.attn(self.attn_norm(x), layout)
+        else:
+            x = x.index_select(0, rows) + self.attn(self.attn_norm(x), layout, rows)
         return x + self.mlp(self.mlp_norm(x))
 
 
@@ -181,15 +206,35 @@ class RexBertModel(nn.Module):
         )
 
     def forward(
-        self, input_ids: torch.Tensor, cu_seqlens: torch.Tensor, max_seqlen: int
+        self,
+        input_ids: torch.Tensor,
+        cu_seqlens: torch.Tensor,
+        max_seqlen: int,
+        output_rows: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """[T] packed token ids → [T, H] hidden states after the final norm."""
+        """[T] packed token ids → [T, H] hidden states after the final norm.
+
+        With `output_rows` (ascending stream positions, e.g. the masked tokens) only those rows
+        come back, [N, H], and a global last layer computes only them: its keys and values
+        still cover every token, but queries, attention, Wo and the MLP run on N rows. For
+        masked-LM training (N ≈ 30% of T) that removes most of a layer, and at long context
+        most of its quadratic attention. Results equal the full pass's rows.
+        """
         _check_packed_inputs(input_ids, cu_seqlens)
         layout = self.layout(cu_seqlens, max_seqlen, input_ids.device)
+        last = len(self.layers) - 1
+        rows_only = (
+            output_rows is not None
+            and output_rows.numel() > 0
+            and self.config.is_global_layer(last)
+            and supports_query_subset(layout)
+        )
         with _gpu_autocast(self.config, input_ids.device):
             x = self.embeddings(input_ids)
-            for layer in self.layers:
-                x = layer(x, layout)
+            for index, layer in enumerate(self.layers):
+                x = layer(x, layout, output_rows if rows_only and index == last else None)
+            if output_rows is not None and not rows_only:
+                x = x.index_select(0, output_rows)
             return self.final_norm(x)
 
 
@@ -272,17 +317,18 @@ class RexBertForMaskedLM(nn.Module):
         labels: torch.Tensor | None = None,
     ) -> MaskedLMOutput:
         """Packed forward pass; see the class docstring for shapes."""
-        hidden = self.model(input_ids, cu_seqlens, max_seqlen)
         if labels is None:
+            hidden = self.model(input_ids, cu_seqlens, max_seqlen)
             return MaskedLMOutput(loss=None, logits=self.decode(hidden), hidden_states=hidden)
         if labels.shape != input_ids.shape:
             raise ValueError(f"labels shape {tuple(labels.shape)} != input_ids {tuple(input_ids.shape)}")
         # Sparse prediction: the 50k-way decoder is most of a small model's compute, and only
-        # the ~30% masked positions need it.
+        # the ~30% masked positions need it (nor does the encoder's last layer, see RexBertModel).
         selected = (labels != IGNORE_INDEX).nonzero().squeeze(1)
         targets = labels.index_select(0, selected)
+        hidden = self.model(input_ids, cu_seqlens, max_seqlen, output_rows=selected)
         with _gpu_autocast(self.config, hidden.device):
-            transformed = self.head(hidden.index_select(0, selected))
+            transformed = self.head(hidden)
         weight = self.model.embeddings.tok_embeddings.weight
 
         def make_logits() -> torch.Tensor:

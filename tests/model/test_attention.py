@@ -73,3 +73,35 @@ def test_local_layers_stream_only_long_documents():
     for is_global in (True, False):
         grouping = layout.grouping(is_global)
         assert sorted(grouping.slot_index[grouping.token_slot].tolist()) == list(range(sum(lengths)))
+
+
+@pytest.mark.parametrize("lengths", [[40, 9, 1, 25, 9, 3], [64], [16, 16, 16]])
+def test_last_layer_on_labelled_rows_equals_the_full_pass(lengths, make_config, make_packed, perturb):
+    """With labels the global last layer runs its queries only on labelled rows; loss and every
+    gradient must equal the full encoder followed by selecting those rows."""
+    import torch.nn.functional as F
+
+    from rexbert.model.modeling import RexBertForMaskedLM
+
+    torch.manual_seed(6)
+    model = RexBertForMaskedLM(make_config())  # 5 layers, global every 2nd: the last is global
+    assert model.config.is_global_layer(model.config.num_layers - 1)
+    perturb(model)
+    ids, cu, max_len = make_packed(lengths, model.config.vocab_size, seed=7)
+    labels = torch.full_like(ids, -100)
+    labels[::3] = ids[::3]
+    if len(lengths) > 1:
+        labels[cu[1]: cu[2]] = -100  # a document without a single label
+    out = model(ids, cu, max_len, labels=labels)
+    out.loss.backward()
+    fast = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad()
+
+    selected = (labels != -100).nonzero().squeeze(1)
+    hidden = model.model(ids, cu, max_len).index_select(0, selected)
+    assert (out.hidden_states - hidden).abs().max() < 1e-5
+    full = F.cross_entropy(model.decode(hidden), labels[selected])
+    full.backward()
+    assert abs(out.loss.item() - full.item()) < 1e-5
+    for name, param in model.named_parameters():
+        assert torch.allclose(fast[name], param.grad, atol=1e-6, rtol=1e-4), name
