@@ -7,7 +7,6 @@ instead of a half-initialised model.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from rexbert.errors import UserError
-from rexbert.fileio import atomic_write_bytes, atomic_write_json, read_json
+from rexbert.fileio import atomic_write_bytes, atomic_write_json, read_json, replace_folder
 from rexbert.model.config import ModelConfig
 
 WEIGHTS_FILE = "model.safetensors"
@@ -89,14 +88,7 @@ def copy_tokenizer(tokenizer_dir: str | Path, target: Path) -> None:
         for item in tokenizer_dir.iterdir():
             if item.is_file():
                 shutil.copy2(item, staging / item.name)
-        old = None
-        if target.exists():
-            old = target.with_name(f".{target.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(target, old)
-        os.replace(staging, target)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_folder(staging, target)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -8,14 +8,13 @@ sentence-transformers module files (mean pooling), and a model card README.md.
 from __future__ import annotations
 
 import logging
-import os
 import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from rexbert.errors import UserError
-from rexbert.fileio import atomic_write_json, atomic_write_text, read_json
+from rexbert.fileio import atomic_write_json, atomic_write_text, read_json, replace_folder
 from rexbert.model.checkpoint import TOKENIZER_DIR, load_model, save_model
 from rexbert.model.config import ModelConfig, count_parameters
 
@@ -160,18 +159,6 @@ def _write_sentence_transformers_files(folder: Path, hidden_size: int) -> None:
     })
 
 
-def _replace_folder(staging: Path, out: Path) -> None:
-    """Move a finished folder into place; an existing one is replaced only after success."""
-    old = None
-    if out.exists():
-        old = out.with_name(f".{out.name}.old")
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(out, old)
-    os.replace(staging, out)
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)
-
-
 def export_checkpoint(
     checkpoint: str | Path,
     out: str | Path,
@@ -198,7 +185,7 @@ def export_checkpoint(
         write_hf_weights(model, staging)
         _write_sentence_transformers_files(staging, cfg.hidden_size)
         atomic_write_text(staging / "README.md", model_card(cfg, out.name, _training_metadata(checkpoint)))
-        _replace_folder(staging, out)
+        replace_folder(staging, out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
