@@ -21,6 +21,7 @@ decoder with a bias, sliding window `|i - j| ≤ local_attention_window // 2`.
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import torch
@@ -229,7 +230,7 @@ class RexBertModel(nn.Module):
             and self.config.is_global_layer(last)
             and supports_query_subset(layout)
         )
-        with _gpu_autocast(self.config, input_ids.device):
+        with _autocast(self.config, input_ids.device):
             x = self.embeddings(input_ids)
             for index, layer in enumerate(self.layers):
                 x = layer(x, layout, output_rows if rows_only and index == last else None)
@@ -238,10 +239,15 @@ class RexBertModel(nn.Module):
             return self.final_norm(x)
 
 
-def _gpu_autocast(cfg: ModelConfig, device: torch.device):
-    """bf16 autocast on CUDA (tensor cores, flash-attn); a no-op context on CPU."""
-    enabled = device.type == "cuda" and cfg.gpu_bf16_autocast
-    return torch.autocast("cuda", dtype=torch.bfloat16, enabled=enabled)
+def _autocast(cfg: ModelConfig, device: torch.device):
+    """bf16 autocast on CUDA (tensor cores, flash-attn) unless `gpu_bf16_autocast` is off, and
+    on CPU when `cpu_bf16_autocast` is on; otherwise a no-op context. An autocast the caller
+    opened around the model stays in force either way."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16, enabled=cfg.gpu_bf16_autocast)
+    if device.type == "cpu" and cfg.cpu_bf16_autocast:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 # ----------------------------------------------------------------------------- masked LM
@@ -304,7 +310,7 @@ class RexBertForMaskedLM(nn.Module):
 
     def decode(self, hidden: torch.Tensor) -> torch.Tensor:
         """Head + tied decoder: [N, H] hidden states → [N, V] logits."""
-        with _gpu_autocast(self.config, hidden.device):
+        with _autocast(self.config, hidden.device):
             return F.linear(
                 self.head(hidden), self.model.embeddings.tok_embeddings.weight, self.decoder_bias
             )
@@ -327,16 +333,17 @@ class RexBertForMaskedLM(nn.Module):
         selected = (labels != IGNORE_INDEX).nonzero().squeeze(1)
         targets = labels.index_select(0, selected)
         hidden = self.model(input_ids, cu_seqlens, max_seqlen, output_rows=selected)
-        with _gpu_autocast(self.config, hidden.device):
+        with _autocast(self.config, hidden.device):
             transformed = self.head(hidden)
         weight = self.model.embeddings.tok_embeddings.weight
 
         def make_logits() -> torch.Tensor:
-            with _gpu_autocast(self.config, hidden.device):
+            with _autocast(self.config, hidden.device):
                 return F.linear(transformed.to(weight.dtype), weight, self.decoder_bias)
 
         if transformed.device.type == "cpu":
-            loss = linear_cross_entropy(transformed, weight, self.decoder_bias, targets)
+            with _autocast(self.config, hidden.device):  # bf16 matmuls when CPU autocast is on
+                loss = linear_cross_entropy(transformed, weight, self.decoder_bias, targets)
             return MaskedLMOutput(loss=loss, hidden_states=hidden, make_logits=make_logits)
         # On GPUs memory bandwidth is plentiful: the plain path (bf16 matmul, fp32 loss).
         logits = make_logits()

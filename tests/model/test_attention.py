@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from rexbert.model.attention import Bucket, ChunkedStream, PackedLayout, attend
+from rexbert.model.attention import CPU_BF16_ATTENTION_MIN_KEYS, Bucket, ChunkedStream, PackedLayout, attend
 from rexbert.model.rotary import rope_inverse_frequencies
 
 W = 4  # window half: documents > 3W = 12 tokens go through chunks on local layers
@@ -105,3 +105,32 @@ def test_last_layer_on_labelled_rows_equals_the_full_pass(lengths, make_config, 
     assert abs(out.loss.item() - full.item()) < 1e-5
     for name, param in model.named_parameters():
         assert torch.allclose(fast[name], param.grad, atol=1e-6, rtol=1e-4), name
+
+
+@pytest.mark.parametrize("is_global", [True, False])
+def test_cpu_autocast_attention_stays_close_to_the_reference(is_global, monkeypatch):
+    # A 520-token document reaches CPU_BF16_ATTENTION_MIN_KEYS on global layers (bf16 SDPA);
+    # the short ones, and local chunks, take the fp32 route. Both come back in bf16.
+    lengths = [520, 5, 9, 2]
+    torch.manual_seed(1)
+    total = sum(lengths)
+    cu = torch.tensor([0, *torch.tensor(lengths).cumsum(0).tolist()], dtype=torch.int32)
+    inv_freq = rope_inverse_frequencies(10_000.0, 8)
+    layout = PackedLayout.build(cu, max(lengths), W, "sdpa", inv_freq, inv_freq)
+    q, k, v = (torch.randn(total, 2, 8) for _ in range(3))
+    calls = []  # (keys, dtype) of every SDPA call
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+
+    def spy(query, key, value, **kwargs):
+        calls.append((key.shape[-2], query.dtype))
+        return sdpa(query, key, value, **kwargs)
+
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", spy)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = attend(*(x.bfloat16().requires_grad_() for x in (q, k, v)), layout, is_global)
+    assert out.dtype == torch.bfloat16
+    expected = _reference(q, k, v, lengths, is_global)
+    assert (out.double() - expected).abs().max() < 5e-2
+    out.float().sum().backward()  # the mixed-precision graph has a backward
+    assert calls and all((dtype == torch.float32) == (keys < CPU_BF16_ATTENTION_MIN_KEYS) for keys, dtype in calls)
+    assert any(keys >= CPU_BF16_ATTENTION_MIN_KEYS for keys, _ in calls) == is_global

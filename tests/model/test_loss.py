@@ -7,7 +7,8 @@ import torch.nn.functional as F
 from rexbert.model.loss import linear_cross_entropy
 
 
-@pytest.mark.parametrize("rows_per_chunk", [7, 1024])
+# 48 and 16 leave a remainder of 50 rows: the chunks are evened out (2 × 25, 4 × 13 …).
+@pytest.mark.parametrize("rows_per_chunk", [7, 16, 48, 1024])
 def test_fused_loss_and_gradients_equal_the_plain_path(rows_per_chunk):
     torch.manual_seed(0)
     hidden = torch.randn(50, 16, requires_grad=True)
@@ -42,3 +43,24 @@ def test_no_targets_gives_zero_loss_with_gradients():
     loss = linear_cross_entropy(hidden, weight, torch.zeros(20, requires_grad=True), torch.zeros(0, dtype=torch.long))
     loss.backward()
     assert loss.item() == 0.0 and torch.equal(weight.grad, torch.zeros(20, 8))
+
+
+def test_fused_loss_bf16_over_several_chunks_matches_the_fp32_path():
+    torch.manual_seed(2)
+    hidden = torch.randn(50, 32, requires_grad=True)
+    weight = (torch.randn(500, 32) * 0.1).requires_grad_()
+    bias = (torch.randn(500) * 0.1).requires_grad_()
+    targets = torch.randint(0, 500, (50,))
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        low = linear_cross_entropy(hidden, weight, bias, targets, rows_per_chunk=16)  # 4 chunks
+    low.backward()
+    got = [t.grad.clone() for t in (hidden, weight, bias)]
+    for t in (hidden, weight, bias):
+        t.grad = None
+    plain = F.cross_entropy(F.linear(hidden, weight, bias), targets)
+    plain.backward()
+    assert abs(low.item() - plain.item()) < 2e-2
+    for mine, tensor in zip(got, (hidden, weight, bias), strict=True):
+        assert mine.dtype == torch.float32
+        scale = tensor.grad.abs().max()
+        assert (mine - tensor.grad).abs().max() < 3e-2 * scale

@@ -261,3 +261,23 @@ def test_gpu_backends_match_cpu(make_config, make_packed):
             got = gpu(ids.cuda(), cu.cuda(), max_len).logits.float().cpu()
         # bf16 autocast on GPU: compare loosely.
         assert (got - expected).abs().max() < 0.1, backend
+
+
+def test_cpu_bf16_autocast_trains_close_to_fp32(make_config, make_packed, perturb):
+    assert make_config().cpu_bf16_autocast is False  # fp32 unless asked
+    torch.manual_seed(5)
+    full = RexBertForMaskedLM(make_config(max_position_embeddings=1024))
+    perturb(full)
+    low = RexBertForMaskedLM(make_config(max_position_embeddings=1024, cpu_bf16_autocast=True))
+    low.load_state_dict(full.state_dict())
+    ids, cu, max_len = make_packed([600, 40, 7, 3], full.config.vocab_size)
+    labels = torch.where(torch.rand(ids.shape) < 0.3, ids, -100)
+    losses, grads = [], []
+    for model in (full, low):
+        loss = model(ids, cu, max_len, labels=labels).loss
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters()]))
+    assert losses[0] != losses[1]  # bf16 did run
+    assert abs(losses[0] - losses[1]) < 2e-2 * losses[0]
+    assert F.cosine_similarity(grads[0], grads[1], dim=0) > 0.99
