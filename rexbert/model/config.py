@@ -44,7 +44,7 @@ class ModelConfig(ConfigModel):
     # Run the encoder under bf16 autocast when it is on a CUDA device (weights stay fp32).
     gpu_bf16_autocast: bool = True
     # The same on CPU. Worth it where the CPU multiplies bf16 natively (AVX512-BF16 or AMX:
-    # a micro training step measured 2.0× its fp32 rate on an AMD EPYC); elsewhere bf16 is
+    # a micro training step measured 2.2× its fp32 rate on an AMD EPYC); elsewhere bf16 is
     # emulated and slower, hence off by default.
     cpu_bf16_autocast: bool = False
 

@@ -195,6 +195,19 @@ def test_nan_steps_are_skipped_counted_and_stop(tokenizer_dir, mined_shards, tmp
         run_pretrain(write(tmp_path / "s.yaml", cfg), tmp_path / "stop")
 
 
+def test_cpu_bf16_autocast_recipe_trains(tokenizer_dir, mined_shards, tmp_path):
+    cfg = recipe(tokenizer_dir, mined_shards, phases=[phase("general", init_from=None, steps=3)])
+    cfg["model"]["overrides"]["cpu_bf16_autocast"] = True
+    assert main(["pretrain", "--config", str(write(tmp_path / "r.yaml", cfg)), "--out", str(tmp_path / "run")]) == 0
+    losses = [float(row["loss"]) for row in rows(tmp_path / "run") if row["loss"]]
+    assert len(losses) == 3 and all(0 < loss < 20 for loss in losses)
+    from rexbert.model.checkpoint import load_model
+
+    model = load_model(tmp_path / "run" / "phase1_general" / "final")
+    assert model.config.cpu_bf16_autocast  # saved with the checkpoint
+    assert all(p.dtype == torch.float32 for p in model.parameters())  # master weights stay fp32
+
+
 def _final_params(phase_dir):
     from rexbert.model.checkpoint import load_model
 
