@@ -221,13 +221,14 @@ def make_step(model, kind: str, bf16: bool):
 
 def gemm_floor_seconds(tokens: int, masked: int, cfg, dtype: torch.dtype = torch.float32) -> float:
     """Seconds that rexbert's linear-layer matrix products alone take for a step of `tokens`
-    packed tokens of which `masked` are labelled, in `dtype` (bf16: what autocast runs them in):
-    every linear layer's forward, input-gradient and weight-gradient product (the
-    last layer's queries onward and the head on the masked rows only, as rexbert runs them),
-    timed with torch.mm on this machine. Attention (most of a step at 8k tokens), norms, activations, the loss's softmax and the
-    optimizer are left out, so no implementation of these FLOPs on this CPU in this precision
-    steps faster: tokens / floor bounds the attainable rate (matmul time is linear in rows at
-    these sizes, so the mean step shape stands for the round)."""
+    packed tokens of which `masked` are labelled, in `dtype` (bf16: what autocast runs them in).
+
+    Every linear layer's forward, input-gradient and weight-gradient product (the last layer's
+    queries onward and the head on the masked rows only, as rexbert runs them), timed with
+    torch.mm on this machine. Attention (most of a step at 8k tokens), norms, activations, the
+    loss's softmax and the optimizer are left out, so no implementation of these FLOPs on this
+    CPU in this precision steps faster: tokens / floor bounds the attainable rate (matmul time is
+    linear in rows at these sizes, so the mean step shape stands for the round)."""
     h, inner, vocab = cfg.hidden_size, cfg.intermediate_size, cfg.vocab_size
     products: dict[tuple[int, int, int], int] = {}  # (rows, in, out) → count per step
 
@@ -249,8 +250,9 @@ def gemm_floor_seconds(tokens: int, masked: int, cfg, dtype: torch.dtype = torch
     linear(masked, h, vocab)  # tied decoder
     total = 0.0
     for (rows, fan_in, fan_out), count in products.items():
-        x, w, g = (torch.randn(*shape, dtype=dtype) for shape in ((rows, fan_in), (fan_out, fan_in), (rows, fan_out)))
-        out_y, out_x, out_w = (torch.empty(*shape, dtype=dtype) for shape in ((rows, fan_out), (rows, fan_in), (fan_out, fan_in)))
+        x, w, g = (torch.randn(rows, fan_in, dtype=dtype), torch.randn(fan_out, fan_in, dtype=dtype),
+                   torch.randn(rows, fan_out, dtype=dtype))
+        out_y, out_x, out_w = torch.empty_like(g), torch.empty_like(x), torch.empty_like(w)
         best = float("inf")
         for _ in range(3):
             start = time.perf_counter()
@@ -297,11 +299,6 @@ def compare_training(name: str, docs: list[list[int]], budget: int, rounds: int,
                     totals[kind][0] += elapsed
                     totals[kind][1] += batch["tokens"]
     rates = {k: tokens / seconds for k, (seconds, tokens) in totals.items()}
-    last_round = batches["rexbert"]
-    mean_tokens = sum(b["tokens"] for b in last_round) / len(last_round)
-    mean_masked = sum(int((b["labels"] != -100).sum()) for b in last_round) / len(last_round)
-    floor_seconds = gemm_floor_seconds(round(mean_tokens), round(mean_masked), ours.config,
-                                       torch.bfloat16 if bf16 else torch.float32)
     result = {"benchmark": name, "precision": "bf16-autocast" if bf16 else "fp32",
               "rexbert_tok_s": rates["rexbert"], "transformers_tok_s": rates["transformers"],
               "ratio": rates["rexbert"] / rates["transformers"],
@@ -309,7 +306,11 @@ def compare_training(name: str, docs: list[list[int]], budget: int, rounds: int,
     print(f"  {name:<24} {result['precision']:<14} rexbert {rates['rexbert']:8.0f} tok/s   "
           f"transformers {rates['transformers']:8.0f} tok/s   ratio {result['ratio']:.2f}×", flush=True)
     # What the arithmetic allows: the last round's mean step, linear-layer products alone.
-    floor_rate = mean_tokens / floor_seconds
+    last_round = batches["rexbert"]
+    mean_tokens = sum(b["tokens"] for b in last_round) / len(last_round)
+    mean_masked = sum(int((b["labels"] != -100).sum()) for b in last_round) / len(last_round)
+    floor_rate = mean_tokens / gemm_floor_seconds(round(mean_tokens), round(mean_masked), ours.config,
+                                                  torch.bfloat16 if bf16 else torch.float32)
     result["gemm_floor_tok_s"] = floor_rate
     result["ceiling_ratio"] = floor_rate / rates["transformers"]
     print(f"  {'':<24} {'':<14} linear layers' matrix products alone (no attention): {floor_rate:8.0f} tok/s "

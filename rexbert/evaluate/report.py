@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import html
-import io
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from pathlib import Path
 from rexbert.errors import UserError
 from rexbert.evaluate.results import ResultRecord, Results, load_results
 from rexbert.fileio import atomic_write_bytes, atomic_write_text
+from rexbert.plotting import png_bytes
 
 GLUE_ORDER = ("sst2", "qnli", "qqp", "mnli", "stsb")
 GLUE_TITLES = {"sst2": "SST-2", "qnli": "QNLI", "qqp": "QQP", "mnli": "MNLI", "stsb": "STS-B"}
@@ -250,10 +250,7 @@ def figure4_png(results: Results) -> bytes | None:
     axes.axhline(0, color="black", linewidth=0.6)
     axes.legend(frameon=False, fontsize=8)
     axes.spines[["top", "right"]].set_visible(False)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return png_bytes(figure)
 
 
 def table4(results: Results) -> Table | None:

@@ -333,18 +333,17 @@ class RexBertForMaskedLM(nn.Module):
         selected = (labels != IGNORE_INDEX).nonzero().squeeze(1)
         targets = labels.index_select(0, selected)
         hidden = self.model(input_ids, cu_seqlens, max_seqlen, output_rows=selected)
-        with _autocast(self.config, hidden.device):
-            transformed = self.head(hidden)
         weight = self.model.embeddings.tok_embeddings.weight
 
         def make_logits() -> torch.Tensor:
             with _autocast(self.config, hidden.device):
                 return F.linear(transformed.to(weight.dtype), weight, self.decoder_bias)
 
-        if transformed.device.type == "cpu":
-            with _autocast(self.config, hidden.device):  # bf16 matmuls when CPU autocast is on
+        with _autocast(self.config, hidden.device):
+            transformed = self.head(hidden)
+            if hidden.device.type == "cpu":  # the fused loss: bf16 matmuls under CPU autocast
                 loss = linear_cross_entropy(transformed, weight, self.decoder_bias, targets)
-            return MaskedLMOutput(loss=loss, hidden_states=hidden, make_logits=make_logits)
+                return MaskedLMOutput(loss=loss, hidden_states=hidden, make_logits=make_logits)
         # On GPUs memory bandwidth is plentiful: the plain path (bf16 matmul, fp32 loss).
         logits = make_logits()
         loss = F.cross_entropy(logits.float(), targets) if targets.numel() else logits.sum() * 0.0

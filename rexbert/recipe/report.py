@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import csv
 import html
-import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +17,7 @@ from pathlib import Path
 from rexbert.evaluate import report as eval_report
 from rexbert.evaluate.results import Results, load_results
 from rexbert.fileio import atomic_write_bytes, atomic_write_text, read_json
+from rexbert.plotting import png_bytes
 
 # The target the embedded default is held to (issue: annealed ≥ control + 5 points top-1 on
 # product titles at 128 tokens, and a higher Spearman after CoSENT fine-tuning).
@@ -131,11 +131,7 @@ def loss_curves_png(runs: dict[str, Path]) -> bytes | None:
         ax.set_ylabel("MLM loss")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=6)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
-    return buffer.getvalue()
+    return png_bytes(fig, dpi=110)
 
 
 def _phase_summary(runs: dict[str, Path]) -> list[list[str]]:

@@ -14,6 +14,7 @@ import os
 from pathlib import Path
 
 from rexbert.fileio import atomic_write_text
+from rexbert.plotting import png_bytes
 
 log = logging.getLogger(__name__)
 
@@ -116,10 +117,6 @@ def plot_loss_curve(metrics_csv: Path, out_png: Path) -> None:
     ax.set_title("rexbert pretraining")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     from rexbert.fileio import atomic_write_bytes
 
-    atomic_write_bytes(out_png, buffer.getvalue())
+    atomic_write_bytes(out_png, png_bytes(fig, dpi=110))

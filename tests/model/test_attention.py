@@ -3,7 +3,13 @@
 import pytest
 import torch
 
-from rexbert.model.attention import CPU_BF16_ATTENTION_MIN_KEYS, Bucket, ChunkedStream, PackedLayout, attend
+from rexbert.model.attention import (
+    CPU_BF16_ATTENTION_MIN_KEYS,
+    Bucket,
+    ChunkedStream,
+    PackedLayout,
+    attend,
+)
 from rexbert.model.rotary import rope_inverse_frequencies
 
 W = 4  # window half: documents > 3W = 12 tokens go through chunks on local layers
