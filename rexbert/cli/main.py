@@ -71,16 +71,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     A `UserError` prints one line and exits 2; `--debug` adds the traceback. Ctrl-C exits 130.
     """
     parser = build_parser()
-    args = parser.parse_args(argv)
-    _configure_logging(args.log_level)
-    handler = getattr(args, "handler", None)
-    if handler is None:
-        parser.print_help()
-        return 2 if args.command is None else 0
+    debug = "--debug" in (sys.argv[1:] if argv is None else argv)
     try:
+        args = parser.parse_args(argv)
+        _configure_logging(args.log_level)
+        handler = getattr(args, "handler", None)
+        if handler is None:
+            parser.print_help()
+            return 2 if args.command is None else 0
         status = handler(args)
     except UserError as err:
-        if args.debug:
+        if debug:
             traceback.print_exc()
         print(f"rexbert: error: {err}", file=sys.stderr)
         return 2

@@ -88,8 +88,8 @@ def parse_config(model: type[ModelT], data: dict[str, Any] | None, source: str =
         raise UserError(format_validation_error(source, model, err)) from err
 
 
-def load_config(model: type[ModelT], path: str | Path) -> ModelT:
-    """Read a YAML file into a validated config of type `model`."""
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping at the top of a YAML file; a missing file or bad syntax is a one-line error."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"{path}: config file not found; pass an existing YAML file")
@@ -102,4 +102,13 @@ def load_config(model: type[ModelT], path: str | Path) -> ModelT:
             where = f":{mark.line + 1}"
         reason = str(getattr(err, "problem", None) or err).splitlines()[0]
         raise UserError(f"{path}{where}: not valid YAML ({reason}); fix the syntax") from err
-    return parse_config(model, data, source=str(path))
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UserError(f"{path}: expected a mapping of keys at the top level, got {type(data).__name__}")
+    return data
+
+
+def load_config(model: type[ModelT], path: str | Path) -> ModelT:
+    """Read a YAML file into a validated config of type `model`."""
+    return parse_config(model, read_yaml(path), source=str(path))

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from rexbert.config.flags import add_flags, build
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands to the `rexbert` parser."""
+    from rexbert.sources.api import DemoDataConfig
+
     demo = subparsers.add_parser(
         "demo-data",
         help="generate the embedded demo datasets (web corpus, ESCI, GLUE-layout tasks)",
@@ -16,20 +20,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "tasks in the GLUE TSV layouts. Same seed and size give byte-identical files."
         ),
     )
-    demo.add_argument("--out", required=True, help="output folder (must be empty unless --overwrite)")
-    demo.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
-    demo.add_argument("--size", default="small", choices=["tiny", "small", "medium"],
-                      help="tiny: a smoke-test corpus in about a second; small: about 18 MB in "
-                           "seconds; medium: about 170 MB (default: small)")
+    demo.add_argument("--out", required=True, help="output folder (new or empty, or earlier demo data "
+                                                   "with --overwrite)")
+    add_flags(demo, DemoDataConfig, ["seed", "size"])
     demo.add_argument("--overwrite", action="store_true",
-                      help="replace the demo files in a non-empty --out folder")
-    demo.set_defaults(handler=_demo_data)
+                      help="regenerate the demo data in a folder that already holds it")
+    demo.set_defaults(handler=lambda args: _demo_data(args, demo))
 
 
-def _demo_data(args: argparse.Namespace) -> int:
-    from rexbert.sources.demo.generate import describe, generate_demo_data
+def _demo_data(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rexbert.sources.api import DemoDataConfig, demo_data
+    from rexbert.sources.demo.generate import describe
 
-    manifest = generate_demo_data(args.out, seed=args.seed, size=args.size, overwrite=args.overwrite)
-    print(describe(manifest))
-    print(f"  written to {args.out} (manifest.json lists every file)")
+    result = demo_data(build(DemoDataConfig, args, parser), args.out, overwrite=args.overwrite)
+    print(describe(result.manifest))
+    print(f"  written to {result.out} (manifest.json lists every file)")
     return 0

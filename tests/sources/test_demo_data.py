@@ -233,20 +233,30 @@ def test_stsb_layout_and_scores(demo: Path) -> None:
     assert all(0.0 <= s <= 5.0 for s in scores) and max(scores) == 5.0 and min(scores) == 0.0
 
 
-def test_refuses_non_empty_folder_and_overwrites_only_its_files(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_refuses_a_folder_it_did_not_write_and_overwrites_only_its_own(tmp_path: Path,
+                                                                       capsys: pytest.CaptureFixture) -> None:
+    from rexbert.sources.api import DemoDataConfig, demo_data
+
     out = tmp_path / "out"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    assert main(["demo-data", "--out", str(out)]) == 2
+    assert main(["demo-data", "--out", str(out), "--size", "tiny", "--overwrite"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--overwrite" in err[0] and str(out) in err[0]
-    with pytest.raises(UserError, match="not empty"):
-        generate_demo_data(out, size="tiny", progress=False)
-    (out / "corpus" / "stale").mkdir(parents=True)
-    generate_demo_data(out, size="tiny", overwrite=True, progress=False)
-    assert (out / "notes.txt").read_text() == "mine"
-    assert not (out / "corpus" / "stale").exists()
-    assert (out / "manifest.json").is_file()
+    assert len(err) == 1 and "not written by rexbert" in err[0] and str(out) in err[0]
+    assert (out / "notes.txt").read_text() == "mine" and sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+
+    ours = tmp_path / "ours"
+    first = demo_data(DemoDataConfig(size="tiny"), ours, progress=False)
+    assert first.corpus.is_dir() and first.truth.is_file()
+    assert main(["demo-data", "--out", str(ours), "--size", "tiny"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    (ours / "corpus" / "mine.jsonl").write_text("{}\n")  # a user's file inside rexbert's folder
+    with pytest.raises(UserError, match="mine.jsonl: not written by rexbert"):
+        demo_data(DemoDataConfig(size="tiny"), ours, overwrite=True, progress=False)
+    assert (ours / "corpus" / "mine.jsonl").read_text() == "{}\n"
+    (ours / "corpus" / "mine.jsonl").unlink()
+    again = demo_data(DemoDataConfig(size="tiny", seed=3), ours, overwrite=True, progress=False)
+    assert again.manifest["seed"] == 3
 
 
 def test_bad_size_and_seed_are_user_errors(tmp_path: Path) -> None:
@@ -259,7 +269,7 @@ def test_bad_size_and_seed_are_user_errors(tmp_path: Path) -> None:
 def test_cli_small_stays_under_20_mb(tmp_path: Path) -> None:
     out = tmp_path / "small"
     assert main(["demo-data", "--out", str(out), "--size", "small"]) == 0
-    total = sum(os.path.getsize(p) for p in out.rglob("*") if p.is_file())
+    total = sum(os.path.getsize(p) for p in out.rglob("*") if p.is_file() and p.name != ".rexbert-output.json")
     assert total <= 20_000_000
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["totals"]["bytes"] + (out / "manifest.json").stat().st_size == total

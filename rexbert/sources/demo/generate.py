@@ -6,7 +6,6 @@ manifest.json is written last: a folder without it is an interrupted run; rerun 
 
 from __future__ import annotations
 
-import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -28,8 +27,6 @@ from rexbert.sources.esci import EXAMPLES_FILE, PRODUCTS_FILE
 
 GENERATOR_VERSION = 1
 DOCS_PER_SHARD = 2000
-# What the generator owns inside the output folder; --overwrite replaces exactly these.
-OUTPUTS = ("corpus", "esci", "glue", "truth.jsonl", "manifest.json")
 
 
 @dataclass(frozen=True)
@@ -49,31 +46,15 @@ SIZES = {
     "small": SizeSpec(docs_per_domain=240, queries=800, filler_products=1500, glue_train=2000, glue_dev=500),
     "medium": SizeSpec(docs_per_domain=2400, queries=8000, filler_products=15000, glue_train=20000, glue_dev=2000),
 }
-PUBLIC_SIZES = ("small", "medium")
+PUBLIC_SIZES = ("tiny", "small", "medium")
 
 
-def _prepare_folder(out_dir: Path, overwrite: bool) -> None:
-    if out_dir.exists() and not out_dir.is_dir():
-        raise UserError(f"--out {out_dir}: exists and is not a folder; choose a folder path")
-    if out_dir.is_dir() and any(out_dir.iterdir()):
-        if not overwrite:
-            raise UserError(f"--out {out_dir}: folder is not empty; pass --overwrite to replace the demo "
-                            "data in it, or choose an empty folder")
-        for name in OUTPUTS:  # only what we write: never delete a user's other files
-            target = out_dir / name
-            if target.is_dir():
-                shutil.rmtree(target)
-            elif target.exists():
-                target.unlink()
-    out_dir.mkdir(parents=True, exist_ok=True)
-
-
-def generate_demo_data(out_dir: str | Path, seed: int = 0, size: str = "small", overwrite: bool = False,
+def generate_demo_data(out_dir: str | Path, seed: int = 0, size: str = "small",
                        progress: bool = True) -> dict:
     """Write the demo datasets into `out_dir` and return the manifest (also saved as manifest.json).
 
-    Same `seed` and `size` → byte-identical files. Refuses a non-empty folder unless `overwrite`,
-    which replaces only the files this generator writes.
+    Same `seed` and `size` → byte-identical files. The folder rules (new, empty, or earlier demo
+    data with `--overwrite`) are `rexbert.sources.api.demo_data`'s; this only writes.
     """
     if size not in SIZES:
         raise UserError(f"--size {size!r} is not valid; use one of {', '.join(PUBLIC_SIZES)}")
@@ -81,7 +62,7 @@ def generate_demo_data(out_dir: str | Path, seed: int = 0, size: str = "small", 
         raise UserError(f"--seed {seed!r} is not valid; use a non-negative integer")
     spec = SIZES[size]
     out_dir = Path(out_dir)
-    _prepare_folder(out_dir, overwrite)
+    out_dir.mkdir(parents=True, exist_ok=True)
     space = ProductSpace(seed)
     manifest: dict = {"generator_version": GENERATOR_VERSION, "seed": seed, "size": size,
                       "size_spec": asdict(spec), "files": {}, "domains": {}}
