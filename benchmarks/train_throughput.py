@@ -23,21 +23,28 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from rexbert.data.pipeline import (
-    MaskingSpec,
+from rexbert.data.api import (
+    ShardsConfig,
+    SpansConfig,
+    TokenizerConfig,
+    build_shards,
+    mine_spans,
+    train_tokenizer,
+)
+from rexbert.data.masking import MaskingConfig
+from rexbert.data.shards import ShardSet
+from rexbert.data.stream import (
     TokenSpec,
     TrainStream,
     build_components,
     pack_to_batch,
     replacement_ids_for,
 )
-from rexbert.data.shards import ShardSet, build_shards
-from rexbert.data.spans import mine_spans
-from rexbert.data.tokenizer import train_tokenizer
 from rexbert.model.config import preset
 from rexbert.model.modeling import RexBertForMaskedLM
+from rexbert.train.config import ScheduleSpec
 from rexbert.train.optim import build_optimizer
-from rexbert.train.schedule import wsd_lr
+from rexbert.train.schedule import wsd_scheduler
 
 WORDS = ("river history empire music council north study city market season report "
          "people water school science energy travel garden family festival").split()
@@ -72,21 +79,21 @@ def main() -> None:
     torch.manual_seed(0)
     work = Path(tempfile.mkdtemp(prefix="rexbert-bench-"))
     inputs = args.corpus or synthetic_corpus(work / "corpus")
-    from rexbert.data.readers import discover_sources, iter_texts
+    from rexbert.sources.documents import DocumentInput
 
-    texts = (t for files in discover_sources(inputs).values() for f in files for t in iter_texts(f))
-    tok = train_tokenizer(texts, args.vocab_size, work / "tok")
-    build_shards(inputs, tok.path, work / "shards", progress=False)
+    documents = [DocumentInput(paths=inputs)]
+    tok = train_tokenizer(documents, TokenizerConfig(vocab_size=args.vocab_size), work / "tok").info
+    build_shards(documents, tok.path, ShardsConfig(), work / "shards", progress=False)
     shards = ShardSet(work / "shards")
     names = shards.source_names
     if "ecommerce" in names:
-        mine_spans(work / "shards", ["ecommerce"], min_count=3, progress=False)
+        mine_spans(work / "shards", ["ecommerce"], [], SpansConfig(min_count=3), progress=False)
         shards = ShardSet(work / "shards")
     groups = {n: [n] for n in names}
     components = build_components(shards, groups, holdout=0)
     token_spec = TokenSpec(tok.cls_token_id, tok.sep_token_id, tok.mask_token_id, tok.special_ids, tok.vocab_size)
     replacement = replacement_ids_for(token_spec)
-    masking = MaskingSpec(rate=0.3, mean_span=3.0, guided_share=0.05)
+    masking = MaskingConfig(rate=0.3, mean_span=3.0, guided_share=0.05)
 
     cfg = preset(args.preset).model.model_copy(update=dict(
         vocab_size=tok.padded_vocab_size, pad_token_id=tok.pad_token_id, cls_token_id=tok.cls_token_id,
@@ -125,8 +132,10 @@ def main() -> None:
     loop_tokens = bare_tokens = 0
     loop_time = bare_time = 0.0
     efficiency = []
+    schedule = wsd_scheduler(loop_optimizer, ScheduleSpec(warmup_fraction=0.1), 100)
     for index in range(warmup + args.steps):
-        lr = wsd_lr(index, 100, 1e-3, 10, 0)
+        lr = schedule.get_last_lr()[0]
+        schedule.step()
         start = time.perf_counter()
         packs = stream.next_packs(1, index / (warmup + args.steps))
         batch = pack_to_batch(packs[0], components, token_spec, masking, np.random.default_rng([0, index]), replacement)

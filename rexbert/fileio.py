@@ -60,9 +60,17 @@ def read_json(path: str | Path) -> Any:
 
 
 def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """Yield `(line_number, record)` from a JSONL file; a bad line is a `UserError` with file:line."""
+    """Yield `(line_number, record)` from a JSONL file; a bad line is a `UserError` with file:line.
+
+    For rexbert's own JSONL files (truth, rejects, labels); documents a user gives are read by
+    `rexbert.sources.documents`, which also reads compressed, parquet and CSV files.
+    """
     path = Path(path)
-    with path.open("rb") as handle:
+    try:
+        handle = path.open("rb")
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    with handle:
         for number, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue

@@ -51,13 +51,11 @@ def _listing(folder: Path) -> Iterator[str]:
     """Relative paths of the files and links under `folder`, not descending into nested outputs."""
     for root, dirs, files in os.walk(folder):
         here = Path(root)
-        dirs[:] = sorted(d for d in dirs if not (here / d / MARKER).is_file()
-                         and not (here / d).is_symlink())
-        for name in sorted(files) + sorted(d for d in os.listdir(here) if (here / d).is_symlink()
-                                           and (here / d).is_dir()):
-            if here == folder and name == MARKER:
-                continue
-            yield str((here / name).relative_to(folder))
+        links = [d for d in dirs if (here / d).is_symlink()]
+        dirs[:] = sorted(d for d in dirs if d not in links and not (here / d / MARKER).is_file())
+        for name in sorted(files + links):
+            if not (here == folder and name == MARKER):
+                yield str((here / name).relative_to(folder))
 
 
 def _nested_outputs(folder: Path) -> Iterator[Path]:
@@ -82,8 +80,11 @@ def claim(folder: str | Path, kind: str, flag: str = "--out") -> Path:
         if marker["kind"] != kind:
             raise UserError(f"{flag} {folder}: holds a rexbert {marker['kind']} output, not a {kind}; "
                             f"choose another {flag}")
-        marker["opened_ns"] = time.time_ns()
-        atomic_write_json(folder / MARKER, marker)
+        if marker.get("opened_ns") is None:  # sealed: open it again from now on
+            marker["opened_ns"] = time.time_ns()
+            atomic_write_json(folder / MARKER, marker)
+        # else: an earlier command (killed before sealing) still has it open since then, and
+        # what it wrote stays rexbert's
         return folder
     if folder.is_dir():
         present = sorted(p.name for p in folder.iterdir())
@@ -109,19 +110,31 @@ def seal(folder: str | Path) -> None:
     atomic_write_json(folder / MARKER, marker)
 
 
+def _owner(path: Path) -> Path | None:
+    """The nearest folder at or above `path` that carries a marker."""
+    for candidate in (path, *path.parents):
+        if (candidate / MARKER).is_file():
+            return candidate
+    return None
+
+
 def foreign_files(folder: str | Path) -> list[Path]:
-    """Files under an owned `folder` that rexbert did not write (empty list: all are ours)."""
+    """Files under `folder` that rexbert did not write (empty list: all are ours).
+
+    `folder` is an owned output folder or a folder inside one; its owner's marker decides.
+    """
     folder = Path(folder)
-    marker = _read_marker(folder)
-    if marker is None:
+    owner = _owner(folder)
+    if owner is None:
         return [folder]
+    marker = _read_marker(owner) or {}
     listed = set(marker.get("files") or [])
     opened = marker.get("opened_ns")
     foreign = []
     for rel in _listing(folder):
-        if rel in listed:
-            continue
         path = folder / rel
+        if str(path.relative_to(owner)) in listed:
+            continue
         if opened is not None and path.lstat().st_mtime_ns >= int(opened):
             continue  # written while a rexbert command had the folder open
         foreign.append(path)
@@ -133,9 +146,9 @@ def foreign_files(folder: str | Path) -> list[Path]:
 def check_removable(folder: str | Path, flag: str = "--out") -> None:
     """UserError unless every file under `folder` was written by rexbert."""
     folder = Path(folder)
-    if not folder.exists():
+    if not folder.exists() and not folder.is_symlink():
         return
-    if _read_marker(folder) is None:
+    if _owner(folder) is None:
         raise UserError(f"{flag} {folder}: was not created by rexbert, so rexbert will not delete or "
                         f"replace it; move it away or choose a new {flag}")
     foreign = foreign_files(folder)
@@ -144,10 +157,22 @@ def check_removable(folder: str | Path, flag: str = "--out") -> None:
                         f"move it out of {folder} first (or choose a new {flag})")
 
 
-def remove(folder: str | Path, flag: str = "--out") -> None:
-    """Delete an owned output folder, refusing if it holds any file rexbert did not write."""
-    folder = Path(folder)
-    if not folder.exists():
+def remove(path: str | Path, flag: str = "--out") -> None:
+    """Delete an owned output folder (or a file or folder inside one), refusing if that would
+    delete any file rexbert did not write."""
+    path = Path(path)
+    if not path.exists() and not path.is_symlink():
         return
-    check_removable(folder, flag)
-    shutil.rmtree(folder)
+    if path.is_dir() and not path.is_symlink():
+        check_removable(path, flag)
+        shutil.rmtree(path)
+        return
+    owner = _owner(path.parent)
+    if owner is None:
+        raise UserError(f"{path}: was not written by rexbert, so rexbert will not delete it")
+    marker = _read_marker(owner) or {}
+    ours = str(path.relative_to(owner)) in set(marker.get("files") or []) or (
+        marker.get("opened_ns") is not None and path.lstat().st_mtime_ns >= int(marker["opened_ns"]))
+    if not ours:
+        raise UserError(f"{path}: not written by rexbert; move it away (or choose a new {flag})")
+    path.unlink()

@@ -5,10 +5,11 @@ from __future__ import annotations
 import io
 
 
-def png_bytes(fig, dpi: float | str = "figure") -> bytes:
-    """Lay `fig` out, render it as PNG and, for a pyplot figure, close it (pyplot keeps every
-    open figure alive until closed)."""
-    fig.tight_layout()
+def png_bytes(fig, dpi: float | str = "figure", tight: bool = True) -> bytes:
+    """Lay `fig` out (unless the caller placed things itself, `tight=False`), render it as PNG
+    and, for a pyplot figure, close it (pyplot keeps every open figure alive until closed)."""
+    if tight:
+        fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=dpi)
     if fig.canvas.manager is not None:  # made by pyplot, registered there

@@ -44,19 +44,19 @@ def corpus(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="session")
 def tokenizer_dir(corpus, tmp_path_factory) -> Path:
-    from rexbert.data.readers import iter_texts
-    from rexbert.data.tokenizer import train_tokenizer
+    from rexbert.data.api import TokenizerConfig, train_tokenizer
+    from rexbert.sources.documents import DocumentInput
 
-    texts = [t for p in sorted(corpus.rglob("*.jsonl")) for t in iter_texts(p)]
     out = tmp_path_factory.mktemp("tok")
-    train_tokenizer(texts, 384, out)
+    train_tokenizer([DocumentInput(paths=[str(corpus)])], TokenizerConfig(vocab_size=384), out, progress=False)
     return out
 
 
 @pytest.fixture(scope="session")
 def shards_dir(corpus, tokenizer_dir, tmp_path_factory) -> Path:
-    from rexbert.data.shards import build_shards
+    from rexbert.data.api import ShardsConfig, build_shards
+    from rexbert.sources.documents import DocumentInput
 
     out = tmp_path_factory.mktemp("shards")
-    build_shards([str(corpus)], tokenizer_dir, out, progress=False)
+    build_shards([DocumentInput(paths=[str(corpus)])], tokenizer_dir, ShardsConfig(), out, progress=False)
     return out

@@ -51,3 +51,8 @@ def test_atomic_write_has_ordinary_permissions(tmp_path):
     umask = os.umask(0)
     os.umask(umask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_iter_jsonl_missing_file_is_a_user_error(tmp_path):
+    with pytest.raises(UserError, match=r"missing.jsonl: file not found"):
+        list(fileio.iter_jsonl(tmp_path / "missing.jsonl"))

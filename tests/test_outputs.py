@@ -60,3 +60,26 @@ def test_files_written_while_a_command_has_the_folder_open_are_ours(tmp_path) ->
     assert outputs.foreign_files(out) == []
     with pytest.raises(UserError, match="was not created by rexbert"):
         outputs.remove(tmp_path)
+
+
+def test_a_folder_or_file_inside_an_owned_folder_is_removed_by_the_owners_rule(tmp_path) -> None:
+    out = outputs.claim(tmp_path / "run", "pretrain")
+    phase = out / "phase2_context"
+    phase.mkdir()
+    (phase / "weights").write_text("w")
+    (out / "recipe.yaml").write_text("r")
+    outputs.seal(out)
+    old = time.time() - 3600
+    user = phase / "notes.txt"
+    user.write_text("mine")
+    os.utime(user, (old, old))
+    with pytest.raises(UserError, match="notes.txt: not written by rexbert"):
+        outputs.remove(phase)
+    user.unlink()
+    outputs.remove(phase)
+    outputs.remove(out / "recipe.yaml")
+    assert not phase.exists() and not (out / "recipe.yaml").exists()
+    stray = tmp_path / "stray.txt"
+    stray.write_text("s")
+    with pytest.raises(UserError, match="was not written by rexbert"):
+        outputs.remove(stray)

@@ -26,7 +26,8 @@ COMMAND_MODULES = (
     "rexbert.train.commands",
     "rexbert.release.commands",
     "rexbert.evaluate.commands",
-    "rexbert.recipe.commands",
+    "rexbert.serve.commands",
+    "rexbert.run.commands",
 )
 
 log = logging.getLogger("rexbert")

@@ -30,6 +30,7 @@ from rexbert.config.base import ConfigModel, read_yaml
 from rexbert.errors import UserError
 
 ModelT = TypeVar("ModelT", bound=ConfigModel)
+COMMAND_LINE = "the command line"
 
 
 @dataclass(frozen=True)
@@ -250,8 +251,10 @@ def validate(model: type[ModelT], data: dict[str, Any], source: str,
                 lines.append(f"{source}: unknown key '{key}'")
             elif problem["type"] == "missing":
                 lines.append(f"{source}: key '{key}' is required but missing")
+            elif not key:  # a rule across fields: the message says which
+                lines.append(message if source == COMMAND_LINE else f"{source}: {message}")
             else:
-                lines.append(f"{source}: key '{key or '<top level>'}': {message}{got_text}")
+                lines.append(f"{source}: key '{key}': {message}{got_text}")
         first, rest = lines[0], lines[1:]
         raise UserError(first + (f" [+{len(rest)} more: {'; '.join(rest)}]" if rest else "")) from err
 
@@ -261,7 +264,7 @@ def build(model: type[ModelT], args: argparse.Namespace, parser: argparse.Argume
           base: dict[str, Any] | None = None) -> ModelT:
     """The model from (in increasing priority) its defaults, `base`, a YAML file, and typed flags."""
     data: dict[str, Any] = dict(base or {})
-    source = "the command line"
+    source = COMMAND_LINE
     if config_file is not None:
         data = deep_merge(data, read_yaml(config_file))
         source = str(config_file)

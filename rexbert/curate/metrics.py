@@ -1,46 +1,67 @@
-"""Small pure metric functions (checked against scikit-learn in the tests)."""
+"""Agreement and classification metrics of the audit loop and the distilled classifiers.
+
+scikit-learn computes them (`confusion_matrix`, `cohen_kappa_score`, `precision_score`, …);
+what is ours is only what it does not do: the dict shapes the reports and JSON files use, the
+degenerate cases that sklearn answers with NaN and a warning (two labelings of a single class),
+and the threshold searches (`best_kappa_threshold`, `threshold_by_policy`).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 import numpy as np
+from sklearn.metrics import (
+    accuracy_score,
+    cohen_kappa_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_curve,
+    precision_score,
+    recall_score,
+)
+
+
+def _binary(values: Sequence[bool]) -> np.ndarray:
+    return np.asarray(values, dtype=bool)
 
 
 def confusion(reference: Sequence[bool], predicted: Sequence[bool]) -> dict[str, int]:
     """Binary confusion counts: tp, fp, fn, tn (positive = relevant)."""
-    ref = np.asarray(reference, dtype=bool)
-    pred = np.asarray(predicted, dtype=bool)
-    return {
-        "tp": int(np.sum(ref & pred)), "fp": int(np.sum(~ref & pred)),
-        "fn": int(np.sum(ref & ~pred)), "tn": int(np.sum(~ref & ~pred)),
-    }
+    ref, pred = _binary(reference), _binary(predicted)
+    if not len(ref):
+        return {"tp": 0, "fp": 0, "fn": 0, "tn": 0}
+    tn, fp, fn, tp = confusion_matrix(ref, pred, labels=[False, True]).ravel()
+    return {"tp": int(tp), "fp": int(fp), "fn": int(fn), "tn": int(tn)}
 
 
 def cohen_kappa(reference: Sequence[bool], predicted: Sequence[bool]) -> float:
-    """Cohen's kappa of two binary labelings (0 when agreement by chance is total)."""
-    c = confusion(reference, predicted)
-    n = sum(c.values())
-    if n == 0:
+    """Cohen's kappa of two binary labelings.
+
+    sklearn returns NaN when chance agreement is total (both labelings hold one and the same
+    class); the audit loop compares kappas between rounds, so that perfect agreement is 1.0,
+    and an empty labeling is 0.0.
+    """
+    ref, pred = _binary(reference), _binary(predicted)
+    if not len(ref):
         return 0.0
-    observed = (c["tp"] + c["tn"]) / n
-    p_ref = (c["tp"] + c["fn"]) / n
-    p_pred = (c["tp"] + c["fp"]) / n
-    expected = p_ref * p_pred + (1 - p_ref) * (1 - p_pred)
-    if expected >= 1.0:
-        return 1.0 if observed >= 1.0 else 0.0
-    return (observed - expected) / (1 - expected)
+    if len(np.unique(np.concatenate([ref, pred]))) == 1:
+        return 1.0
+    return float(cohen_kappa_score(ref, pred, labels=[False, True]))
 
 
 def precision_recall_f1(reference: Sequence[bool], predicted: Sequence[bool]) -> dict[str, float]:
-    """Precision, recall, F1 and accuracy (precision is 1 when nothing is predicted positive)."""
-    c = confusion(reference, predicted)
-    n = sum(c.values())
-    precision = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
-    recall = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 0.0
-    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-    accuracy = (c["tp"] + c["tn"]) / n if n else 0.0
-    return {"precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
+    """Precision, recall, F1 and accuracy (precision is 1 when nothing is predicted positive,
+    recall 0 when nothing is relevant: a filter that keeps nothing made no wrong keep)."""
+    ref, pred = _binary(reference), _binary(predicted)
+    if not len(ref):
+        return {"precision": 1.0, "recall": 0.0, "f1": 0.0, "accuracy": 0.0}
+    return {
+        "precision": float(precision_score(ref, pred, zero_division=1.0)),
+        "recall": float(recall_score(ref, pred, zero_division=0.0)),
+        "f1": float(f1_score(ref, pred, zero_division=0.0)),
+        "accuracy": float(accuracy_score(ref, pred)),
+    }
 
 
 def best_kappa_threshold(scores: Sequence[float], reference: Sequence[bool]) -> tuple[float, float] | None:
@@ -49,7 +70,7 @@ def best_kappa_threshold(scores: Sequence[float], reference: Sequence[bool]) -> 
     Candidates are the midpoints between consecutive distinct scores (and one below the
     lowest). None when `reference` has a single class.
     """
-    ref = np.asarray(reference, dtype=bool)
+    ref = _binary(reference)
     if ref.all() or not ref.any():
         return None
     s = np.asarray(scores, dtype=float)
@@ -71,9 +92,7 @@ def threshold_by_policy(scores: Sequence[float], reference: Sequence[bool], poli
     precision reaches the target (most recall at that precision); if none does, F1-max is used
     and the note says so.
     """
-    from sklearn.metrics import precision_recall_curve
-
-    ref = np.asarray(reference, dtype=bool)
+    ref = _binary(reference)
     if ref.all() or not ref.any():
         return 0.5, "single class in labels: default 0.5"
     precision, recall, thresholds = precision_recall_curve(ref, np.asarray(scores, dtype=float))

@@ -1,8 +1,10 @@
-"""Statistics, figures, report.md and (on request) evaluation against a truth file.
+"""Statistics, figures, the curation report (report.md and report.html) and, on request,
+evaluation against a truth file.
 
 `stats.json` sums the per-rank count files that the writers leave in `work/counts/` (datatrove's
-own stats do not include exclusion writers). Everything here is deterministic, so a rerun
-produces the same files; wall times live apart in `timings.json`.
+own stats do not include exclusion writers). The report is built once with `rexbert.render`
+and written as Markdown (figures as PNG files beside it) and as one HTML page. Everything here
+is deterministic, so a rerun produces the same files; wall times live apart in `timings.json`.
 """
 
 from __future__ import annotations
@@ -16,14 +18,30 @@ from typing import Any
 
 from rexbert.curate.metrics import precision_recall_f1
 from rexbert.errors import UserError
-from rexbert.fileio import atomic_write_json, atomic_write_text, iter_jsonl, read_json
+from rexbert.fileio import atomic_write_json, iter_jsonl, read_json
+from rexbert.render import Report, Table
 
 TOKEN_DEFINITION = "word-level tokens: words and punctuation marks (regex \\w+|[^\\w\\s])"
 STAGE_ORDER = ("read", "language", "profanity", "quality", "dedup", "relevance")
+NAN = float("nan")
+
+
+def _sum_counts(folder: Path) -> tuple[Counter, dict[str, Counter]]:
+    """(by reason, by domain) of one stage's reject count files."""
+    by_reason: Counter[str] = Counter()
+    by_domain: dict[str, Counter] = defaultdict(Counter)
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        for reason, per_domain in read_json(path).items():
+            for domain, n in per_domain.items():
+                by_reason[reason] += n
+                by_domain[domain][reason] += n
+    return by_reason, by_domain
 
 
 def collect_stats(ws, cfg) -> dict[str, Any]:
     """Sum the per-rank counts into the stats.json structure."""
+    from rexbert.curate.pipeline import skipped_stages
+
     counts = ws.work / "counts"
     kept_docs: Counter[str] = Counter()
     kept_tokens: Counter[str] = Counter()
@@ -33,46 +51,46 @@ def collect_stats(ws, cfg) -> dict[str, Any]:
         kept_tokens.update(data.get("tokens", {}))
     by_stage: dict[str, Counter] = {}
     by_domain: dict[str, Counter] = defaultdict(Counter)
-    reasons: Counter[str] = Counter()
     for stage in STAGE_ORDER:
-        stage_counts: Counter[str] = Counter()
-        for path in sorted((counts / stage).glob("*.json")) if (counts / stage).is_dir() else []:
-            for reason, per_domain in read_json(path).items():
-                for domain, n in per_domain.items():
-                    stage_counts[reason] += n
-                    by_domain[domain][reason] += n
+        stage_counts, stage_domains = _sum_counts(counts / stage)
         if stage_counts:
             by_stage[stage] = stage_counts
-            reasons.update(stage_counts)
-    domains = {}
-    for domain in cfg.all_domains:
-        domains[domain] = {
-            "selection": "relevance" if domain in cfg.domains.filter_required else "direct",
-            "documents": kept_docs.get(domain, 0), "tokens": kept_tokens.get(domain, 0),
-            "dropped": sum(by_domain.get(domain, Counter()).values()),
-        }
+        for domain, reasons_of_domain in stage_domains.items():
+            by_domain[domain].update(reasons_of_domain)
+    reasons = sum(by_stage.values(), Counter())
+    plan, focus = read_json(ws.work / "plan.json"), read_json(ws.work / "domain_focus.json")
+    skipped = skipped_stages(ws)
+    scored = set() if "distill" in skipped else set(plan["filter_required"])
+    # the curated domains that the input holds (declared ones it lacks are listed apart)
+    domains = {d: {"selection": "relevance" if d in scored else "direct", "declared": d not in plan["undeclared"],
+                   "documents": kept_docs.get(d, 0), "tokens": kept_tokens.get(d, 0),
+                   "dropped": sum(by_domain.get(d, Counter()).values())}
+               for d in plan["filter_required"] + plan["direct"] if d not in focus["declared_missing_from_input"]}
     total_dropped = sum(reasons.values())
-    focus_path = ws.work / "domain_focus.json"
-    focus = read_json(focus_path) if focus_path.is_file() else {}
     return {
         "documents_kept": sum(kept_docs.values()), "tokens_kept": sum(kept_tokens.values()),
         "documents_dropped": total_dropped, "documents_read": sum(kept_docs.values()) + total_dropped,
-        "token_definition": TOKEN_DEFINITION,
+        "token_definition": TOKEN_DEFINITION, "relevance_filtering": plan["relevance"],
         "domains": domains,
-        "domains_not_selected_files": focus.get("not_selected", {}),
-        "declared_domains_missing_from_input": focus.get("declared_missing_from_input", []),
+        "domains_not_declared": plan["undeclared"],
+        "domains_not_selected_files": focus["not_selected"],
+        "declared_domains_missing_from_input": focus["declared_missing_from_input"],
+        "empty_files": focus["empty_files"], "warnings": focus["warnings"],
+        "skipped_stages": skipped,
         "drop_reasons": dict(sorted(reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
         "drop_reasons_by_stage": {s: dict(sorted(c.items())) for s, c in by_stage.items()},
         "drop_reasons_by_domain": {d: dict(sorted(c.items())) for d, c in sorted(by_domain.items())},
     }
 
 
-def plot_domain_distribution(stats: dict[str, Any], path: Path) -> None:
+def plot_domain_distribution(stats: dict[str, Any]) -> bytes:
     """Figure-1-style chart: kept tokens per domain, coloured by how the domain was selected."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from rexbert.plotting import png_bytes
 
     rows = sorted(stats["domains"].items(), key=lambda kv: kv[1]["tokens"])
     total = max(stats["tokens_kept"], 1)
@@ -86,18 +104,17 @@ def plot_domain_distribution(stats: dict[str, Any], path: Path) -> None:
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in colors.values()]
     ax.legend(handles, ["relevance-filtered", "directly selected"], loc="lower right", fontsize=8)
     ax.margins(x=0.25)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120, metadata={"Software": None})
-    plt.close(fig)
+    return png_bytes(fig, dpi=120)
 
 
-def plot_calibration(validation: dict[str, Any], path: Path) -> None:
+def plot_calibration(validation: dict[str, Any]) -> bytes:
     """Reliability curves of the held-out predictions, one line per domain."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    from rexbert.plotting import png_bytes
 
     fig, ax = plt.subplots(figsize=(5.5, 5))
     ax.plot([0, 1], [0, 1], ls="--", color="grey", lw=1)
@@ -112,100 +129,126 @@ def plot_calibration(validation: dict[str, Any], path: Path) -> None:
     ax.set_title("Calibration of the distilled classifiers (held-out)")
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110, metadata={"Software": None})
-    plt.close(fig)
+    return png_bytes(fig, dpi=110)
 
 
 def _fmt(x: Any, digits: int = 3) -> str:
     if isinstance(x, float):
         return "n/a" if math.isnan(x) else f"{x:.{digits}f}"
-    return str(x)
+    return f"{x:,}" if isinstance(x, int) and not isinstance(x, bool) else str(x)
 
 
-def _table(header: list[str], rows: list[list[Any]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    lines += ["| " + " | ".join(_fmt(c) for c in row) + " |" for row in rows]
-    return "\n".join(lines)
+def _table(caption: str, header: list[str], rows: list[list[Any]], label_columns: int = 1) -> Table:
+    return Table(caption, header, [[_fmt(c) for c in row] for row in rows], label_columns=label_columns)
 
 
-def render_report(ws, cfg, stats: dict[str, Any]) -> str:
-    """report.md: corpus, drops, labelling, audit rounds, validation, truth evaluation."""
-    out: list[str] = ["# Curation report", ""]
-    out += [f"Documents read: {stats['documents_read']:,} · kept: {stats['documents_kept']:,} · "
-            f"dropped: {stats['documents_dropped']:,} · kept tokens: {stats['tokens_kept']:,} ({TOKEN_DEFINITION}).", "",
-            "![domain distribution](domain_distribution.png)", "", "## Kept corpus by domain", ""]
-    total = max(stats["tokens_kept"], 1)
-    out.append(_table(["domain", "selection", "documents", "tokens", "token share", "dropped"],
-                      [[d, r["selection"], r["documents"], r["tokens"], f"{100 * r['tokens'] / total:.1f}%", r["dropped"]]
-                       for d, r in stats["domains"].items()]))
-    if stats.get("domains_not_selected_files"):
+# --------------------------------------------------------------------------- report sections
+
+def _notes(stats: dict[str, Any]) -> list[str]:
+    """What a reader must know before the tables: warnings, skipped stages, undeclared domains."""
+    notes = [f"Warning: {w}" for w in stats["warnings"]]
+    if stats["domains_not_declared"]:
+        notes.append(f"Domain(s) {', '.join(stats['domains_not_declared'])} named on the input but not declared in "
+                     "the config: curated as directly selected (kept after cleaning and dedup).")
+    for stage, reason in stats["skipped_stages"].items():
+        notes.append(f"Stage '{stage}' skipped: {reason}.")
+    if stats["domains_not_selected_files"]:
         skipped = ", ".join(f"{d} ({n} files)" for d, n in stats["domains_not_selected_files"].items())
-        out += ["", f"Domain focus: input domains not declared and not read: {skipped}."]
-    if stats.get("declared_domains_missing_from_input"):
-        out += ["", f"Declared domains absent from the input: {', '.join(stats['declared_domains_missing_from_input'])}."]
-    out += ["", "## Dropped documents by stage and reason", ""]
-    out.append(_table(["stage", "reason", "documents"],
-                      [[s, reason, n] for s, c in stats["drop_reasons_by_stage"].items() for reason, n in c.items()]))
-    label_summary = ws.work / "label" / "summary.json"
-    if label_summary.is_file():
-        summary = read_json(label_summary)
-        usage = summary["usage"]
-        out += ["", "## Relevance labelling", "",
-                f"Prompt `{summary['prompt']}`; labeller `{summary['labeller']}`.", "",
-                f"Token accounting (labeller): {usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} completion "
-                f"tokens, {usage['requests']:,} requests, {usage['retries']:,} retries, {usage['cached']:,} labels from cache, "
-                f"{usage['unparseable']:,} unparseable answers.", ""]
-        out.append(_table(["domain", "sampled", "labelled relevant"],
-                          [[d, r["sampled"], r["relevant"]] for d, r in sorted(summary["domains"].items())]))
-    audit_summary = ws.work / "audit" / "summary.json"
-    if audit_summary.is_file():
-        summary = read_json(audit_summary)
-        rounds = [row for _, row in iter_jsonl(ws.work / "audit" / "rounds.jsonl")]
-        auditor_usage = summary["usage"]["auditor"]
-        out += ["", "## QA audit", "",
-                f"Auditor `{summary['auditor']}` relabelled {summary['audited_documents']} documents "
-                f"(stratified by domain, `audit.per_domain={cfg.audit.per_domain}`); stop when |Δκ| < {cfg.audit.epsilon} "
-                f"or after {cfg.audit.max_rounds} rounds. Best round: {summary['best_round']} (κ = {summary['best_kappa']:.3f}). "
-                f"Auditor tokens: {auditor_usage['prompt_tokens']:,} prompt + {auditor_usage['completion_tokens']:,} completion.", ""]
-        out.append(_table(["round", "labeller", "accuracy", "κ", "Δκ", "refinement", "stopped"],
-                          [[r["round"], r["labeller"], r["overall"]["accuracy"], r["overall"]["kappa"],
-                            r.get("delta_kappa", float("nan")), r.get("refinement", ""), r.get("stopped") or ""] for r in rounds]))
-        final = rounds[summary["best_round"]]
-        out += ["", f"Per domain, round {summary['best_round']}:", ""]
-        out.append(_table(["domain", "n", "accuracy", "κ", "tp/fp/fn/tn", "false positives (labeller reason)",
-                           "false negatives (auditor reason)"],
-                          [[d, b["n"], b["accuracy"], b["kappa"], "/".join(str(b["confusion"][k]) for k in ("tp", "fp", "fn", "tn")),
-                            _modes(b["error_modes"]["false_positive"], "labeller_reasons"),
-                            _modes(b["error_modes"]["false_negative"], "auditor_reasons")]
-                           for d, b in final["domains"].items()]))
-    validation_path = ws.work / "distill" / "validation.json"
-    if validation_path.is_file():
-        validation = read_json(validation_path)
-        policy = cfg.distill.threshold_policy + (f" (target {cfg.distill.target_precision})"
-                                                 if cfg.distill.threshold_policy == "target_precision" else "")
-        out += ["", "## Distilled classifiers (fastText, one per domain)", "",
-                f"Held-out split {cfg.distill.holdout_fraction:.0%}, {cfg.distill.folds}-fold cross-validation on the rest; "
-                f"threshold policy: {policy}, chosen on the out-of-fold scores. Calibration: `calibration.png`.", ""]
-        rows = []
-        for d, r in validation.items():
-            cv, held = r.get("cv", {}), r.get("heldout", {})
-            rows.append([d, r.get("labelled", 0), r.get("relevant", 0), r["kind"], r["threshold"], r.get("threshold_note", ""),
-                         cv.get("precision", float("nan")), cv.get("recall", float("nan")), cv.get("f1", float("nan")),
-                         cv.get("pr_auc", float("nan")), held.get("precision", float("nan")), held.get("recall", float("nan")),
-                         held.get("f1", float("nan")), held.get("pr_auc", float("nan"))])
-        out.append(_table(["domain", "labelled", "relevant", "model", "threshold", "policy note", "CV P", "CV R", "CV F1",
-                           "CV PR-AUC", "held-out P", "held-out R", "held-out F1", "held-out PR-AUC"], rows))
-        out += ["", "Calibration (held-out; per score bin: mean score → fraction relevant, count):", ""]
-        for d, r in validation.items():
-            if r.get("calibration"):
-                bins = "; ".join(f"{b['bin']}: {b['mean_score']:.2f}→{b['fraction_relevant']:.2f} ({b['count']})"
-                                 for b in r["calibration"])
-                out.append(f"- {d}: {bins}")
-    evaluation_path = ws.out / "evaluation.json"
-    if evaluation_path.is_file():
-        out += ["", render_evaluation(read_json(evaluation_path))]
-    return "\n".join(out) + "\n"
+        notes.append(f"Domain focus: input domains not declared and not read: {skipped}.")
+    if stats["declared_domains_missing_from_input"]:
+        notes.append(f"Declared domains absent from the input: {', '.join(stats['declared_domains_missing_from_input'])}.")
+    return notes
+
+
+def _corpus_section(report: Report, stats: dict[str, Any]) -> None:
+    report.para(f"Documents read: {stats['documents_read']:,} · kept: {stats['documents_kept']:,} · "
+                f"dropped: {stats['documents_dropped']:,} · kept tokens: {stats['tokens_kept']:,} ({TOKEN_DEFINITION}).")
+    report.bullets(_notes(stats))
+    report.image("domain_distribution.png", plot_domain_distribution(stats), "domain distribution", folder="")
+    report.heading("Kept corpus by domain")
+    total = max(stats["tokens_kept"], 1)
+    report.table(_table("", ["domain", "selection", "documents", "tokens", "token share", "dropped"],
+                        [[d, r["selection"] + ("" if r["declared"] else " (not declared)"), r["documents"], r["tokens"],
+                          f"{100 * r['tokens'] / total:.1f}%", r["dropped"]] for d, r in stats["domains"].items()],
+                        label_columns=2))
+    report.heading("Dropped documents by stage and reason")
+    report.table(_table("", ["stage", "reason", "documents"],
+                        [[s, reason, n] for s, c in stats["drop_reasons_by_stage"].items() for reason, n in c.items()],
+                        label_columns=2))
+
+
+def _labelling_section(report: Report, ws) -> None:
+    path = ws.work / "label" / "summary.json"
+    if not path.is_file():
+        return
+    summary = read_json(path)
+    usage = summary["usage"]
+    report.heading("Relevance labelling")
+    report.para(f"Prompt `{summary['prompt']}`; labeller `{summary['labeller']}`.")
+    report.para(f"Token accounting (labeller): {usage['prompt_tokens']:,} prompt + {usage['completion_tokens']:,} "
+                f"completion tokens, {usage['requests']:,} requests, {usage['retries']:,} retries, {usage['cached']:,} "
+                f"labels from cache, {usage['unparseable']:,} documents whose answers never parsed (left out of training).")
+    report.table(_table("", ["domain", "sampled", "labelled relevant", "unparsed"],
+                        [[d, r["sampled"], r["relevant"], r.get("unparsed", 0)] for d, r in sorted(summary["domains"].items())]))
+
+
+def _audit_section(report: Report, ws, cfg) -> None:
+    path = ws.work / "audit" / "summary.json"
+    if not path.is_file():
+        return
+    summary = read_json(path)
+    rounds = [row for _, row in iter_jsonl(ws.work / "audit" / "rounds.jsonl")]
+    auditor_usage = summary["usage"]["auditor"]
+    report.heading("QA audit")
+    report.para(f"Auditor `{summary['auditor']}` relabelled {summary['audited_documents']} documents (stratified by "
+                f"domain, `audit.per_domain={cfg.audit.per_domain}`); stop when |Δκ| < {cfg.audit.epsilon} or after "
+                f"{cfg.audit.max_rounds} rounds. Best round: {summary['best_round']} (κ = {summary['best_kappa']:.3f}"
+                f"{' against the held-out seed labels' if summary.get('kappa_against') == 'gold' else ''}). "
+                f"Auditor tokens: {auditor_usage['prompt_tokens']:,} prompt + {auditor_usage['completion_tokens']:,} completion.")
+    report.table(_table("", ["round", "labeller", "accuracy", "κ", "accuracy vs gold", "κ vs gold", "Δκ", "refinement",
+                             "stopped"],
+                        [[r["round"], r["labeller"], r["overall"]["accuracy"], r["overall"]["kappa"],
+                          r["gold"]["overall"]["accuracy"] if r.get("gold") else NAN,
+                          r["gold"]["overall"]["kappa"] if r.get("gold") else NAN, r.get("delta_kappa", NAN),
+                          r.get("refinement") or "", r.get("stopped") or ""] for r in rounds], label_columns=2))
+    gold = summary.get("gold")
+    if gold:
+        auditor = gold["auditor"] or {}
+        report.para(f"Seed labels: {gold['fit']} learned from, {gold['held_out']} held out as gold. Auditor against the "
+                    f"gold: accuracy {auditor.get('accuracy', NAN):.3f}, κ {auditor.get('kappa', NAN):.3f}; its labels "
+                    f"{'replace' if summary['auditor_labels_used'] else 'do not replace (the refined labeller agrees better with the gold)'}"
+                    " the labeller's on the audited subset.")
+    final = rounds[summary["best_round"]]
+    report.para(f"Per domain, round {summary['best_round']}:")
+    report.table(_table("", ["domain", "n", "accuracy", "κ", "tp/fp/fn/tn", "false positives (labeller reason)",
+                             "false negatives (auditor reason)"],
+                        [[d, b["n"], b["accuracy"], b["kappa"], "/".join(str(b["confusion"][k]) for k in ("tp", "fp", "fn", "tn")),
+                          _modes(b["error_modes"]["false_positive"], "labeller_reasons"),
+                          _modes(b["error_modes"]["false_negative"], "auditor_reasons")]
+                         for d, b in final["domains"].items()]))
+
+
+def _distill_section(report: Report, ws, cfg) -> None:
+    path = ws.work / "distill" / "validation.json"
+    if not path.is_file():
+        return
+    validation = read_json(path)
+    policy = cfg.distill.threshold_policy + (f" (target {cfg.distill.target_precision})"
+                                             if cfg.distill.threshold_policy == "target_precision" else "")
+    report.heading("Distilled classifiers (fastText, one per domain)")
+    report.para(f"Held-out split {cfg.distill.holdout_fraction:.0%}, {cfg.distill.folds}-fold cross-validation on the "
+                f"rest; threshold policy: {policy}, chosen on the out-of-fold scores. Calibration: `calibration.png`.")
+    rows = []
+    for d, r in validation.items():
+        cv, held = r.get("cv", {}), r.get("heldout", {})
+        rows.append([d, r.get("labelled", 0), r.get("relevant", 0), r["kind"], r["threshold"], r.get("threshold_note", ""),
+                     *(block.get(k, NAN) for block in (cv, held) for k in ("precision", "recall", "f1", "pr_auc"))])
+    report.table(_table("", ["domain", "labelled", "relevant", "model", "threshold", "policy note", "CV P", "CV R",
+                             "CV F1", "CV PR-AUC", "held-out P", "held-out R", "held-out F1", "held-out PR-AUC"], rows))
+    report.image("calibration.png", plot_calibration(validation), "calibration of the distilled classifiers", folder="")
+    report.para("Calibration (held-out; per score bin: mean score → fraction relevant, count):")
+    report.bullets([f"{d}: " + "; ".join(f"{b['bin']}: {b['mean_score']:.2f}→{b['fraction_relevant']:.2f} ({b['count']})"
+                                          for b in r["calibration"]) for d, r in validation.items() if r.get("calibration")])
 
 
 def _modes(block: dict[str, Any], key: str) -> str:
@@ -215,15 +258,24 @@ def _modes(block: dict[str, Any], key: str) -> str:
     return f"{block['count']}: {reasons}"
 
 
+def build_report(ws, cfg, stats: dict[str, Any]) -> Report:
+    """The curation report: corpus, drops, labelling, audit rounds, validation, truth evaluation."""
+    report = Report("Curation report")
+    _corpus_section(report, stats)
+    _labelling_section(report, ws)
+    _audit_section(report, ws, cfg)
+    _distill_section(report, ws, cfg)
+    evaluation_path = ws.out / "evaluation.json"
+    if evaluation_path.is_file():
+        add_evaluation(report, read_json(evaluation_path))
+    return report
+
+
 def write_stats_and_report(ws, cfg) -> dict[str, Any]:
-    """Write stats.json, domain_distribution.png, calibration.png and report.md."""
+    """Write stats.json, report.md (figures beside it) and report.html."""
     stats = collect_stats(ws, cfg)
     atomic_write_json(ws.out / "stats.json", stats)
-    plot_domain_distribution(stats, ws.out / "domain_distribution.png")
-    validation_path = ws.work / "distill" / "validation.json"
-    if validation_path.is_file():
-        plot_calibration(read_json(validation_path), ws.out / "calibration.png")
-    atomic_write_text(ws.out / "report.md", render_report(ws, cfg, stats))
+    build_report(ws, cfg, stats).write(ws.out / "report.md", ws.out / "report.html")
     return stats
 
 
@@ -252,9 +304,15 @@ def evaluate_against_truth(ws, cfg, truth_path: str | Path) -> dict[str, Any]:
     - relevance: precision/recall of kept vs truth `commerce` over filter-required documents that
       reached the relevance stage; and of each labeller on the sample.
     """
+    from rexbert.curate import audit
+
     truth_path = Path(truth_path)
     if not truth_path.is_file():
         raise UserError(f"{truth_path}: truth file not found; pass the truth.jsonl written by `rexbert demo-data`")
+    if audit.is_labelled_sample(truth_path):  # a user's own `id, relevant[, keep]` sample
+        result = {"kind": "labelled_sample", **audit.evaluate_kept(ws.kept, ws.rejected, truth_path)}
+        atomic_write_json(ws.out / "evaluation.json", result)
+        return result
     truth = {str(row["id"]): row for _, row in iter_jsonl(truth_path)}
     fate: dict[str, str] = {}
     for row in _ids(ws.rejected):
@@ -313,6 +371,7 @@ def evaluate_against_truth(ws, cfg, truth_path: str | Path) -> dict[str, Any]:
         result["relevance_filter"] = {"documents": len(rel), **precision_recall_f1(
             [bool(truth[i].get("commerce")) for i in rel], [fate[i] == "kept" for i in rel])}
     result["labellers"] = _labeller_accuracy(ws, truth)
+    result["kept_vs_truth"] = audit.evaluate_kept(ws.kept, ws.rejected, truth_path)
     atomic_write_json(ws.out / "evaluation.json", result)
     return result
 
@@ -343,28 +402,41 @@ def _labeller_accuracy(ws, truth: dict[str, dict]) -> dict[str, Any]:
     return found
 
 
-def render_evaluation(ev: dict[str, Any]) -> str:
-    """The truth-evaluation section of report.md."""
+def add_evaluation(report: Report, ev: dict[str, Any]) -> None:
+    """The truth-evaluation section of the report."""
+    from rexbert.curate.audit import add_kept_evaluation
+
+    if ev.get("kind") == "labelled_sample":
+        add_kept_evaluation(report, ev)
+        return
     nd, lang, prof = ev["near_duplicates"], ev["language"], ev["profanity"]
-    lines = ["## Evaluation against the demo truth file", "",
-             f"Truth: `{ev['truth']}` ({ev['documents_in_truth']:,} documents). The pipeline never reads it; this "
-             "section is written by `rexbert curate evaluate`.", "",
-             _table(["check", "value", "bar"], [
-                 ["near-duplicate recall", nd["recall"], "≥ 0.9"],
-                 ["unique documents removed by dedup", nd["unique_removed_fraction"], "≤ 0.01"],
-                 ["non-English removed by language ID", lang["non_english_removed"], "≥ 0.95"],
-                 ["English removed by language ID", lang["english_removed"], "≤ 0.02"],
-                 ["planted low-quality 'English' pages removed by language ID", lang["english_low_quality_removed"], ""],
-                 ["profane documents removed", prof["profane_removed"], "≥ 0.9"],
-                 ["clean documents removed by profanity filter", prof["clean_removed"], ""],
-                 ["low-quality documents removed by quality rules", ev["quality"]["low_quality_removed"], ""],
-             ]), ""]
+    report.heading("Evaluation against the demo truth file")
+    report.para(f"Truth: `{ev['truth']}` ({ev['documents_in_truth']:,} documents). The pipeline never reads it; this "
+                "section is written by `rexbert curate evaluate`.")
+    report.table(_table("", ["check", "value", "bar"], [
+        ["near-duplicate recall", nd["recall"], "≥ 0.9"],
+        ["unique documents removed by dedup", nd["unique_removed_fraction"], "≤ 0.01"],
+        ["non-English removed by language ID", lang["non_english_removed"], "≥ 0.95"],
+        ["English removed by language ID", lang["english_removed"], "≤ 0.02"],
+        ["planted low-quality 'English' pages removed by language ID", lang["english_low_quality_removed"], ""],
+        ["profane documents removed", prof["profane_removed"], "≥ 0.9"],
+        ["clean documents removed by profanity filter", prof["clean_removed"], ""],
+        ["low-quality documents removed by quality rules", ev["quality"]["low_quality_removed"], ""],
+    ]))
     if "relevance_filter" in ev:
         r = ev["relevance_filter"]
-        lines += [f"Relevance filter vs truth `commerce` ({r['documents']:,} documents of filter-required domains): "
-                  f"precision {r['precision']:.3f}, recall {r['recall']:.3f}, F1 {r['f1']:.3f}, accuracy {r['accuracy']:.3f}.", ""]
+        report.para(f"Relevance filter vs truth `commerce` ({r['documents']:,} documents of filter-required domains): "
+                    f"precision {r['precision']:.3f}, recall {r['recall']:.3f}, F1 {r['f1']:.3f}, accuracy {r['accuracy']:.3f}.")
     if ev.get("labellers"):
-        lines.append(_table(["labels on the sample", "documents", "precision", "recall", "F1", "accuracy"],
+        report.table(_table("", ["labels on the sample", "documents", "precision", "recall", "F1", "accuracy"],
                             [[name, r["documents"], r["precision"], r["recall"], r["f1"], r["accuracy"]]
                              for name, r in ev["labellers"].items()]))
-    return "\n".join(lines)
+    if ev.get("kept_vs_truth"):
+        add_kept_evaluation(report, ev["kept_vs_truth"])
+
+
+def render_evaluation(ev: dict[str, Any]) -> str:
+    """The truth-evaluation section as Markdown (what `rexbert curate evaluate` prints)."""
+    report = Report("Curation evaluation")
+    add_evaluation(report, ev)
+    return report.markdown()

@@ -1,102 +1,126 @@
-"""Subcommands of the `data` stage: `tokenizer train`, `shards build`, `spans mine`."""
+"""Subcommands of the `data` stage: `tokenizer train`, `shards build`, `spans mine`.
+
+Thin callers of `rexbert.data.api`: the settings' flags are generated from `TokenizerConfig`,
+`ShardsConfig` and `SpansConfig`, the document flags from `DocumentInput`; only plain I/O
+arguments are declared here.
+"""
 
 from __future__ import annotations
 
 import argparse
 
+from rexbert.config.flags import add_flags, build
+
+INPUT_GROUP = "input"
+CONFIG_HELP = "YAML file with this command's settings (flags win over it)"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add this stage's subcommands to the `rexbert` parser."""
+    _register_tokenizer(subparsers)
+    _register_shards(subparsers)
+    _register_spans(subparsers)
+
+
+def _add_inputs(parser: argparse.ArgumentParser) -> None:
+    from rexbert.sources.documents import DocumentInput, document_flags
+
+    add_flags(parser, DocumentInput, document_flags(), group=INPUT_GROUP)
+
+
+def _register_tokenizer(subparsers: argparse._SubParsersAction) -> None:
+    from rexbert.data.api import TokenizerConfig
+
     tokenizer = subparsers.add_parser("tokenizer", help="train a byte-level BPE tokenizer")
-    tokenizer_sub = tokenizer.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
-    train = tokenizer_sub.add_parser(
+    actions = tokenizer.add_subparsers(dest="tokenizer_command", metavar="ACTION", required=True)
+    train = actions.add_parser(
         "train", help="train a ModernBERT-style byte-level BPE on document files",
         description="Train a byte-level BPE with [CLS] [SEP] [MASK] [PAD] [UNK]; the folder loads "
-                    "with transformers' AutoTokenizer.",
+                    "with transformers' AutoTokenizer. Records that cannot be read are rejected "
+                    "with a reason into OUT/rejects.jsonl.",
     )
-    train.add_argument("--input", nargs="+", required=True, metavar="PATH",
-                       help="document files or folders (.jsonl, .jsonl.gz, .jsonl.zst, .parquet)")
-    train.add_argument("--vocab-size", type=int, default=50_368,
-                       help="vocabulary size incl. specials, a multiple of 64 (default: 50368)")
-    train.add_argument("--out", required=True, help="output tokenizer folder")
-    train.add_argument("--text-field", default="text", help="field holding the text (default: text)")
-    train.add_argument("--min-frequency", type=int, default=2, help="minimum pair count for a merge")
-    train.add_argument("--max-documents", type=int, default=None,
-                       help="train on at most this many documents (default: all)")
-    train.set_defaults(handler=_tokenizer_train)
+    _add_inputs(train)
+    train.add_argument("--out", required=True, help="output tokenizer folder (new, empty, or an earlier "
+                                                     "tokenizer folder)")
+    train.add_argument("--config", help=CONFIG_HELP)
+    add_flags(train, TokenizerConfig, ["vocab_size", "min_frequency", "max_documents"])
+    train.set_defaults(handler=lambda args: _tokenizer_train(args, train))
+
+
+def _register_shards(subparsers: argparse._SubParsersAction) -> None:
+    from rexbert.data.api import ShardsConfig
 
     shards = subparsers.add_parser("shards", help="tokenise corpora into memory-mapped token shards")
-    shards_sub = shards.add_subparsers(dest="shards_command", metavar="ACTION", required=True)
-    build = shards_sub.add_parser(
+    actions = shards.add_subparsers(dest="shards_command", metavar="ACTION", required=True)
+    build_parser = actions.add_parser(
         "build", help="tokenise document files into shards with an index (resumable)",
-        description="One shard per input file, in parallel; rerunning skips finished shards.",
+        description="One shard per input file and source, in parallel; rerunning skips finished "
+                    "files. A document's source is its domain (--domain, NAME=PATH, --domain-field or "
+                    "the <domain>/<domain>_NNNNNN.jsonl layout), else its input folder's name. "
+                    "Records that cannot be read are rejected with a reason into OUT/rejects.jsonl.",
     )
-    build.add_argument("--input", nargs="+", required=True, metavar="[NAME=]PATH",
-                       help="files or folders; NAME=PATH names the source, a folder of sub-folders "
-                            "(FineFineWeb layout) gives one source per sub-folder")
-    build.add_argument("--tokenizer", required=True, help="tokenizer folder")
-    build.add_argument("--out", required=True, help="output shard folder")
-    build.add_argument("--workers", type=int, default=1, help="parallel processes (default: 1)")
-    build.add_argument("--text-field", default="text", help="field holding the text (default: text)")
-    build.set_defaults(handler=_shards_build)
+    _add_inputs(build_parser)
+    build_parser.add_argument("--tokenizer", required=True, help="tokenizer folder")
+    build_parser.add_argument("--out", required=True, help="output shard folder (new, empty, or earlier "
+                                                           "shards to resume)")
+    build_parser.add_argument("--config", help=CONFIG_HELP)
+    add_flags(build_parser, ShardsConfig, ["workers"])
+    build_parser.set_defaults(handler=lambda args: _shards_build(args, build_parser))
+
+
+def _register_spans(subparsers: argparse._SubParsersAction) -> None:
+    from rexbert.data.api import SpansConfig
 
     spans = subparsers.add_parser("spans", help="Guided MLM span mining")
-    spans_sub = spans.add_subparsers(dest="spans_command", metavar="ACTION", required=True)
-    mine = spans_sub.add_parser(
+    actions = spans.add_subparsers(dest="spans_command", metavar="ACTION", required=True)
+    mine = actions.add_parser(
         "mine", help="mine domain-salient spans and store them per document next to the shards",
         description="Attribute–value pairs, units, model numbers (patterns), frequent PMI phrases "
                     "and brand-like names, and an optional dictionary.",
     )
     mine.add_argument("--shards", required=True, help="shard folder from `rexbert shards build`")
-    mine.add_argument("--source", nargs="+", required=True, help="domain source name(s) to mine")
-    mine.add_argument("--reference-source", nargs="*", default=None,
-                      help="general source(s): keep only phrases salient against them")
-    mine.add_argument("--dictionary", default=None, help="file of extra phrases, one per line")
-    mine.add_argument("--no-patterns", action="store_true", help="skip the regular-expression miner")
-    mine.add_argument("--no-phrases", action="store_true", help="skip frequency/PMI phrase mining")
-    mine.add_argument("--min-count", type=int, default=5, help="minimum phrase count (default: 5)")
-    mine.add_argument("--max-phrases", type=int, default=5000, help="lexicon size cap (default: 5000)")
-    mine.set_defaults(handler=_spans_mine)
+    mine.add_argument("--source", nargs="+", required=True, metavar="NAME",
+                      help="domain source name(s) to mine")
+    mine.add_argument("--reference-source", nargs="*", metavar="NAME",
+                      help="general source(s): keep only phrases salient against them (default: none)")
+    mine.add_argument("--config", help=CONFIG_HELP)
+    add_flags(mine, SpansConfig, ["dictionary", "patterns", "phrases", "min_count", "max_phrases", "min_pmi",
+                                  "min_salience"])
+    mine.set_defaults(handler=lambda args: _spans_mine(args, mine))
 
 
-def _tokenizer_train(args: argparse.Namespace) -> int:
-    from itertools import islice
+def _inputs(args: argparse.Namespace, parser: argparse.ArgumentParser):
+    from rexbert.sources.documents import DocumentInput
 
-    from rexbert.data.readers import discover_sources, iter_texts
-    from rexbert.data.tokenizer import train_tokenizer
+    return [build(DocumentInput, args, parser, group=INPUT_GROUP)]
 
-    files = [path for paths in discover_sources(args.input).values() for path in paths]
 
-    def texts():
-        for path in files:
-            yield from iter_texts(path, args.text_field)
+def _tokenizer_train(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rexbert.data.api import TokenizerConfig, train_tokenizer
 
-    stream = texts() if args.max_documents is None else islice(texts(), args.max_documents)
-    info = train_tokenizer(stream, args.vocab_size, args.out, min_frequency=args.min_frequency)
-    print(f"tokenizer: {info.vocab_size} tokens → {args.out}")
+    result = train_tokenizer(_inputs(args, parser), build(TokenizerConfig, args, parser, config_file=args.config),
+                             args.out)
+    rejected = sum(result.rejected.values())
+    print(f"tokenizer: {result.vocab_size} tokens from {result.documents:,} documents → {result.out}"
+          + (f"; {rejected:,} record(s) rejected, listed in {result.rejects}" if rejected else ""))
     return 0
 
 
-def _shards_build(args: argparse.Namespace) -> int:
-    from rexbert.data.shards import build_shards, summarize
-    from rexbert.errors import UserError
+def _shards_build(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rexbert.data.api import ShardsConfig, build_shards
+    from rexbert.data.shards import summarize
 
-    if args.workers < 1:
-        raise UserError("--workers must be at least 1")
-    index = build_shards(args.input, args.tokenizer, args.out, workers=args.workers,
-                         text_field=args.text_field)
-    print(summarize(index))
+    result = build_shards(_inputs(args, parser), args.tokenizer,
+                          build(ShardsConfig, args, parser, config_file=args.config), args.out)
+    print(summarize(result.index))
     return 0
 
 
-def _spans_mine(args: argparse.Namespace) -> int:
-    from rexbert.data.spans import mine_spans
+def _spans_mine(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from rexbert.data.api import SpansConfig, mine_spans
 
-    summary = mine_spans(
-        args.shards, args.source, reference_sources=args.reference_source, dictionary=args.dictionary,
-        use_patterns=not args.no_patterns, use_phrases=not args.no_phrases,
-        min_count=args.min_count, max_phrases=args.max_phrases,
-    )
-    print(f"spans: {summary['phrases']} phrases; {summary['documents_with_spans']}/{summary['documents']} "
-          f"documents have spans ({summary['share_with_spans']:.1%})")
+    result = mine_spans(args.shards, args.source, args.reference_source,
+                        build(SpansConfig, args, parser, config_file=args.config))
+    print(f"spans: {result.phrases} phrases; {result.documents_with_spans}/{result.documents} "
+          f"documents have spans ({result.share_with_spans:.1%})")
     return 0

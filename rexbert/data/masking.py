@@ -13,8 +13,32 @@
 from __future__ import annotations
 
 import numpy as np
+from pydantic import Field, model_validator
+
+from rexbert.config import ConfigModel
 
 IGNORE_INDEX = -100
+
+
+class MaskingConfig(ConfigModel):
+    """How a phase masks: rate, Poisson mean span length, Guided MLM share, 80/10/10 split.
+
+    The recipe's `phases[].masking` and what `pack_to_batch` reads are this one model.
+    """
+
+    rate: float = Field(0.3, gt=0, lt=1, description="share of a document's maskable tokens predicted")
+    mean_span: float = Field(3.0, gt=0, description="Poisson mean of span lengths")
+    guided_share: float = Field(0.0, ge=0, le=1,
+                                description="share of documents with mined spans masked guided")
+    mask_prob: float = Field(0.8, ge=0, le=1, description="share of chosen positions set to [MASK]")
+    random_prob: float = Field(0.1, ge=0, le=1,
+                               description="share of chosen positions set to a random token")
+
+    @model_validator(mode="after")
+    def _split(self) -> MaskingConfig:
+        if self.mask_prob + self.random_prob > 1:
+            raise ValueError("mask_prob + random_prob must be at most 1 (the rest stay unchanged)")
+        return self
 
 
 def stochastic_round(value: float, rng: np.random.Generator) -> int:

@@ -2,16 +2,22 @@
 
 Layout of a shard folder (the data → train contract)::
 
-    OUT/index.json                          format, tokenizer fingerprint, dtype, per-source counts
+    OUT/index.json                          format, tokenizer fingerprint, dtype, per-source counts,
+                                            rejected records by reason
+    OUT/rejects.jsonl                       every record that could not be read, with its reason
     OUT/<source>/<NNNNN>_<stem>.tokens.bin  flat token ids of every document, no specials (dtype)
     OUT/<source>/<NNNNN>_<stem>.docs.npy    int64 offsets, n_documents + 1, starting at 0
-    OUT/<source>/<NNNNN>_<stem>.json        completion marker: input file, size, mtime, counts
     OUT/<source>/<NNNNN>_<stem>.spans.npy   optional, from `rexbert spans mine`: int64 [n, 3]
                                             rows (document, start, end) in document tokens
+    OUT/.parts/<NNNNN>_<stem>.json          completion marker of input file NNNNN: its size and
+                                            mtime, how it was read, the shards it gave
 
-One input file becomes one shard; its completion marker is written last, so a rerun after a kill
-skips finished files and redoes only the unfinished ones. Documents whose text encodes to zero
-tokens are dropped and counted (`empty_documents`), never lost in silence.
+Input file NNNNN (in the order of the inputs) gives one shard per source among its documents; a
+document's source is its domain (see `rexbert.sources.documents`), else the name of its input
+folder. The marker is written last, so a rerun after a kill skips finished files and redoes only
+the unfinished ones. Documents whose text encodes to zero tokens are dropped and counted
+(`empty_documents`); records that cannot be read are rejected with a reason and counted
+(`rejected`); nothing is lost in silence.
 """
 
 from __future__ import annotations
@@ -19,22 +25,38 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from rexbert.data.readers import discover_sources, iter_texts
 from rexbert.data.tokenizer import TokenizerInfo, load_backend, load_tokenizer_info
 from rexbert.errors import UserError
-from rexbert.fileio import atomic_write_json, read_json
+from rexbert.fileio import atomic_write_bytes, atomic_write_json, read_json
+from rexbert.sources.documents import (
+    BadRecord,
+    Document,
+    DocumentInput,
+    holding_input,
+    input_root,
+    iter_documents,
+    list_files,
+    split_named,
+)
+from rexbert.sources.rejects import RejectLog, readable_documents
 
 log = logging.getLogger(__name__)
 
-FORMAT = "rexbert-token-shards/1"
+FORMAT = "rexbert-token-shards/2"
+READABLE_FORMATS = ("rexbert-token-shards/1", FORMAT)  # /1 lacks how each input was read
 ENCODE_BATCH = 512
+PARTS = ".parts"
+REJECTS = "rejects.jsonl"
+_RESERVED = {"index.json", REJECTS, "spans.json", "spans_lexicon.txt"}
 
 
 def token_dtype(vocab_size: int) -> np.dtype:
@@ -47,14 +69,68 @@ def _input_fingerprint(path: Path) -> dict:
     return {"input": str(path.resolve()), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
 
 
+def source_name_problem(name: str) -> str | None:
+    """Why `name` cannot name a source folder, or None when it can."""
+    if not name or name.startswith(".") or "/" in name or "\x00" in name:
+        return f"{name!r} cannot name a source folder (empty, hidden or with '/')"
+    if name in _RESERVED:
+        return f"{name!r} is the name of a file of the shard folder"
+    return None
+
+
+@dataclass(frozen=True)
+class FileReader:
+    """How one input file is read into (source, document) pairs; recorded with its shards so that
+    span mining reads exactly the documents the shards hold."""
+
+    spec: DocumentInput  # the one input (PATH or NAME=PATH) the file was listed from
+    path: Path
+    path_domain: str | None
+    default_source: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"spec": self.spec.model_dump(mode="json"), "path_domain": self.path_domain,
+                "default_source": self.default_source}
+
+    @classmethod
+    def from_json(cls, path: str | Path, data: dict[str, Any]) -> FileReader:
+        return cls(DocumentInput.model_validate(data["spec"]), Path(path), data["path_domain"],
+                   data["default_source"])
+
+    def documents(self, rejects: RejectLog) -> Iterator[tuple[str, Document]]:
+        """(source, document) for each readable document; the rest go to `rejects`."""
+        items = iter_documents(self.spec, on_error="skip", files=[(self.path, self.path_domain)])
+        for document in readable_documents(items, rejects):
+            source = document.domain or self.default_source
+            problem = source_name_problem(source)
+            if problem is not None:
+                raw = json.dumps({"id": document.id, "domain": source}, ensure_ascii=False)
+                rejects.reject(BadRecord("bad_domain", problem, document.source, document.line, raw))
+                continue
+            yield source, document
+
+
 @dataclass(frozen=True)
 class _ShardJob:
-    source: str
-    input_path: Path
-    stem: Path  # output path without suffix
+    reader: FileReader
+    name: str  # NNNNN_<stem>
+    out_dir: Path
     tokenizer_dir: Path
+    tokenizer_fingerprint: str
     dtype: str
-    text_field: str
+
+    @property
+    def marker_path(self) -> Path:
+        return self.out_dir / PARTS / f"{self.name}.json"
+
+    @property
+    def rejects_path(self) -> Path:
+        return self.out_dir / PARTS / f"{self.name}.rejects.jsonl"
+
+    def identity(self) -> dict[str, Any]:
+        """What a finished marker must match for its shards to be reused."""
+        return {**_input_fingerprint(self.reader.path), "reader": self.reader.to_json(), "dtype": self.dtype,
+                "tokenizer": self.tokenizer_fingerprint}
 
 
 def _fsync_dir(path: Path) -> None:
@@ -70,129 +146,187 @@ def encode_documents(backend, texts: list[str]) -> list[list[int]]:
     return [enc.ids for enc in backend.encode_batch(texts, add_special_tokens=False)]
 
 
-def iter_encoded(backend, path: Path, text_field: str) -> Iterator[tuple[str, list[int]]]:
-    """(text, ids) for every document of a file, in order, batched for the fast tokenizer."""
-    batch: list[str] = []
-    for text in iter_texts(path, text_field):
-        batch.append(text)
-        if len(batch) >= ENCODE_BATCH:
-            yield from zip(batch, encode_documents(backend, batch), strict=True)
+def _batches(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
             batch = []
     if batch:
-        yield from zip(batch, encode_documents(backend, batch), strict=True)
+        yield batch
+
+
+class _ShardWriter:
+    """Appends the documents of one (input file, source) pair to its shard files."""
+
+    def __init__(self, out_dir: Path, source: str, name: str, dtype: np.dtype) -> None:
+        self.out_dir, self.source = out_dir, source
+        self.stem = out_dir / source / name
+        self.stem.parent.mkdir(parents=True, exist_ok=True)
+        self.stem.with_suffix(".spans.npy").unlink(missing_ok=True)  # mined for an earlier build
+        self.dtype, self.limit = dtype, np.iinfo(dtype).max
+        self.tmp_tokens = self.stem.with_suffix(".tokens.bin.tmp")
+        self.handle = self.tmp_tokens.open("wb")
+        self.offsets, self.empty = [0], 0
+
+    def add(self, ids: list[int], tokenizer_dir: Path) -> None:
+        if not ids:
+            self.empty += 1
+            return
+        array = np.asarray(ids, dtype=np.int64)
+        if array.max() > self.limit:
+            raise UserError(f"{tokenizer_dir}: token id {array.max()} does not fit {self.dtype}")
+        array.astype(self.dtype).tofile(self.handle)
+        self.offsets.append(self.offsets[-1] + len(ids))
+
+    def finish(self) -> dict[str, Any]:
+        """Move the finished files into place; returns the shard's entry for the marker."""
+        self.handle.flush()
+        os.fsync(self.handle.fileno())
+        self.handle.close()
+        os.replace(self.tmp_tokens, self.stem.with_suffix(".tokens.bin"))
+        tmp_docs = self.stem.with_suffix(".docs.tmp.npy")
+        np.save(tmp_docs, np.asarray(self.offsets, dtype=np.int64))
+        os.replace(tmp_docs, self.stem.with_suffix(".docs.npy"))
+        _fsync_dir(self.stem.parent)
+        return {"source": self.source, "path": str(self.stem.relative_to(self.out_dir)),
+                "documents": len(self.offsets) - 1, "tokens": self.offsets[-1], "empty_documents": self.empty}
+
+    def abort(self) -> None:
+        self.handle.close()
+        self.tmp_tokens.unlink(missing_ok=True)
 
 
 def _build_one(job: _ShardJob) -> dict:
-    """Tokenise one input file into one shard; returns its completion marker."""
+    """Tokenise one input file into one shard per source; returns its completion marker."""
     backend = load_backend(job.tokenizer_dir)
     dtype = np.dtype(job.dtype)
-    limit = np.iinfo(dtype).max
-    tokens_path = job.stem.with_suffix(".tokens.bin")
-    tmp_tokens = job.stem.with_suffix(".tokens.bin.tmp")
-    offsets = [0]
-    empty = 0
-    with tmp_tokens.open("wb") as handle:
-        for _, ids in iter_encoded(backend, job.input_path, job.text_field):
-            if not ids:
-                empty += 1
-                continue
-            array = np.asarray(ids, dtype=np.int64)
-            if array.max() > limit:
-                raise UserError(f"{job.tokenizer_dir}: token id {array.max()} does not fit {dtype}")
-            array.astype(dtype).tofile(handle)
-            offsets.append(offsets[-1] + len(ids))
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp_tokens, tokens_path)
-    docs_path = job.stem.with_suffix(".docs.npy")
-    tmp_docs = job.stem.with_suffix(".docs.tmp.npy")
-    np.save(tmp_docs, np.asarray(offsets, dtype=np.int64))
-    os.replace(tmp_docs, docs_path)
-    marker = {
-        **_input_fingerprint(job.input_path),
-        "source": job.source,
-        "documents": len(offsets) - 1,
-        "tokens": offsets[-1],
-        "empty_documents": empty,
-        "dtype": job.dtype,
-        "text_field": job.text_field,
-    }
-    _fsync_dir(job.stem.parent)
-    atomic_write_json(job.stem.with_suffix(".json"), marker)
+    job.rejects_path.unlink(missing_ok=True)
+    writers: dict[str, _ShardWriter] = {}
+    try:
+        with RejectLog(job.rejects_path) as rejects:
+            for batch in _batches(job.reader.documents(rejects), ENCODE_BATCH):
+                encoded = encode_documents(backend, [document.text for _, document in batch])
+                for (source, _), ids in zip(batch, encoded, strict=True):
+                    if source not in writers:
+                        writers[source] = _ShardWriter(job.out_dir, source, job.name, dtype)
+                    writers[source].add(ids, job.tokenizer_dir)
+        shards = [writers[source].finish() for source in sorted(writers)]
+    except BaseException:
+        for writer in writers.values():
+            writer.abort()
+        raise
+    marker = {**job.identity(), "shards": shards, "rejected": dict(sorted(rejects.counts.items()))}
+    atomic_write_json(job.marker_path, marker)
     return marker
 
 
-def build_shards(
-    inputs: list[str],
-    tokenizer_dir: str | Path,
-    out_dir: str | Path,
-    workers: int = 1,
-    text_field: str = "text",
-    progress: bool = True,
-) -> dict:
-    """Tokenise every input file into `out_dir` and write `index.json`; returns the index.
+def _plan(inputs: list[DocumentInput], out_dir: Path, info: TokenizerInfo, dtype: str) -> list[_ShardJob]:
+    jobs: list[_ShardJob] = []
+    for spec in inputs:
+        for path, path_domain in list_files(spec):
+            value = holding_input(spec, path) or str(path)
+            default_source = input_root(spec, path)[0].name or "default"
+            problem = source_name_problem(default_source)
+            if problem is not None:
+                raise UserError(f"--input {value}: {problem}; name the input as NAME=PATH")
+            # Absolute, so that span mining reads the same documents from any working folder.
+            name, root = split_named(value)
+            absolute = f"{name}={root.resolve()}" if name else str(root.resolve())
+            reader = FileReader(spec.model_copy(update={"paths": [absolute]}), path.resolve(), path_domain,
+                                default_source)
+            name = f"{len(jobs):05d}_{path.name.split('.')[0]}"
+            jobs.append(_ShardJob(reader, name, out_dir, info.path, info.fingerprint, dtype))
+    return jobs
 
-    Finished shards (completion marker present and matching the input's size and mtime, made by
-    the same tokenizer) are kept, so a rerun after a kill does only the remaining work.
-    """
-    from tqdm.auto import tqdm
 
+def _finished(job: _ShardJob) -> dict | None:
+    """The job's marker when its shards are complete and were made from the same input."""
+    if not job.marker_path.is_file():
+        return None
+    marker = read_json(job.marker_path)
+    if {key: marker.get(key) for key in job.identity()} != job.identity():
+        return None
+    for shard in marker.get("shards", []):
+        stem = job.out_dir / shard["path"]
+        if not (stem.with_suffix(".tokens.bin").is_file() and stem.with_suffix(".docs.npy").is_file()):
+            return None
+    return marker
+
+
+@dataclass(frozen=True)
+class ShardPlan:
+    """What `write_shards` will do: one job per input file, for one tokenizer and shard folder."""
+
+    out_dir: Path
+    info: TokenizerInfo
+    dtype: str
+    jobs: list[_ShardJob]
+
+
+def plan_shards(inputs: list[DocumentInput], tokenizer_dir: str | Path, out_dir: str | Path) -> ShardPlan:
+    """Check the tokenizer, the inputs and an earlier index in `out_dir`; writes nothing."""
     info = load_tokenizer_info(tokenizer_dir)
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     previous = out_dir / "index.json"
     if previous.is_file():
         old = read_json(previous)
         if old.get("tokenizer", {}).get("fingerprint") != info.fingerprint:
             raise UserError(f"{out_dir}: shards were built with another tokenizer; use a new --out folder")
     dtype = token_dtype(info.vocab_size).name
-    sources = discover_sources(inputs)
-    jobs: list[_ShardJob] = []
-    done: dict[Path, dict] = {}
-    for source, files in sources.items():
-        (out_dir / source).mkdir(parents=True, exist_ok=True)
-        for number, path in enumerate(files):
-            stem_name = path.name.split(".")[0]
-            stem = out_dir / source / f"{number:05d}_{stem_name}"
-            marker_path = stem.with_suffix(".json")
-            if marker_path.is_file():
-                marker = read_json(marker_path)
-                fresh = {k: marker.get(k) for k in ("input", "size", "mtime_ns")} == _input_fingerprint(path)
-                if fresh and marker.get("dtype") == dtype:
-                    done[stem] = marker
-                    continue
-            jobs.append(_ShardJob(source, path, stem, info.path, dtype, text_field))
-    if done:
-        log.info("%d of %d shards already built; resuming with the rest", len(done), len(done) + len(jobs))
-    bar = tqdm(total=len(jobs), desc="token shards", unit="file", disable=not progress)
-    if workers > 1 and len(jobs) > 1:
+    return ShardPlan(out_dir, info, dtype, _plan(inputs, out_dir, info, dtype))
+
+
+def write_shards(plan: ShardPlan, workers: int = 1, progress: bool = True) -> dict:
+    """Tokenise every input file of `plan` and write `index.json`; returns the index.
+
+    Finished input files (marker present and matching the input's size, mtime and reading, made
+    by the same tokenizer) are kept, so a rerun after a kill does only the remaining work.
+    """
+    from tqdm.auto import tqdm
+
+    jobs = plan.jobs
+    (plan.out_dir / PARTS).mkdir(parents=True, exist_ok=True)
+    markers = {job.name: _finished(job) for job in jobs}
+    todo = [job for job in jobs if markers[job.name] is None]
+    if len(todo) < len(jobs):
+        log.info("%d of %d input files already sharded; resuming with the rest", len(jobs) - len(todo), len(jobs))
+    bar = tqdm(total=len(todo), desc="token shards", unit="file", disable=not progress)
+    if workers > 1 and len(todo) > 1:
         # Processes, not threads: tokenisation of one file is sequential Python + Rust work.
         os.environ["TOKENIZERS_PARALLELISM"] = "false"
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            for job, marker in zip(jobs, pool.map(_build_one, jobs), strict=True):
-                done[job.stem] = marker
+            for job, marker in zip(todo, pool.map(_build_one, todo), strict=True):
+                markers[job.name] = marker
                 bar.update()
     else:
-        for job in jobs:
-            done[job.stem] = _build_one(job)
+        for job in todo:
+            markers[job.name] = _build_one(job)
             bar.update()
     bar.close()
-    index = _write_index(out_dir, info, dtype, done)
-    return index
+    _write_rejects(plan.out_dir, jobs)
+    return _write_index(plan.out_dir, plan.info, plan.dtype, [markers[job.name] for job in jobs])
 
 
-def _write_index(out_dir: Path, info: TokenizerInfo, dtype: str, markers: dict[Path, dict]) -> dict:
+def _write_rejects(out_dir: Path, jobs: list[_ShardJob]) -> None:
+    parts = [job.rejects_path.read_bytes() for job in jobs if job.rejects_path.is_file()]
+    atomic_write_bytes(out_dir / REJECTS, b"".join(parts))
+
+
+def _write_index(out_dir: Path, info: TokenizerInfo, dtype: str, markers: list[dict]) -> dict:
     sources: dict[str, dict] = {}
-    for stem in sorted(markers):
-        marker = markers[stem]
-        entry = sources.setdefault(marker["source"], {"documents": 0, "tokens": 0, "empty_documents": 0,
-                                                      "shards": []})
-        entry["documents"] += marker["documents"]
-        entry["tokens"] += marker["tokens"]
-        entry["empty_documents"] += marker["empty_documents"]
-        entry["shards"].append({"path": str(stem.relative_to(out_dir)), "input": marker["input"],
-                                "text_field": marker["text_field"],
-                                "documents": marker["documents"], "tokens": marker["tokens"]})
+    rejected: Counter[str] = Counter()
+    for marker in markers:
+        rejected.update(marker["rejected"])
+        for shard in marker["shards"]:
+            entry = sources.setdefault(shard["source"], {"documents": 0, "tokens": 0, "empty_documents": 0,
+                                                         "shards": []})
+            for key in ("documents", "tokens", "empty_documents"):
+                entry[key] += shard[key]
+            entry["shards"].append({"path": shard["path"], "input": marker["input"], "reader": marker["reader"],
+                                    "documents": shard["documents"], "tokens": shard["tokens"]})
+    sources = dict(sorted(sources.items()))
     index = {
         "format": FORMAT,
         "dtype": dtype,
@@ -205,10 +339,24 @@ def _write_index(out_dir: Path, info: TokenizerInfo, dtype: str, markers: dict[P
         },
         "total_tokens": sum(s["tokens"] for s in sources.values()),
         "total_documents": sum(s["documents"] for s in sources.values()),
+        "rejected": {"documents": sum(rejected.values()), "reasons": dict(sorted(rejected.items())),
+                     "file": REJECTS},
         "sources": sources,
     }
     atomic_write_json(out_dir / "index.json", index)
     return index
+
+
+def shard_documents(shard: dict[str, Any], source: str) -> Iterator[Document]:
+    """The documents of one shard entry of `index.json`, read again from its input as they were
+    when the shard was built (the same reading, the same rejects, the same source)."""
+    if "reader" not in shard:
+        raise UserError(f"{shard['path']}: built by an older rexbert that did not record how its input "
+                        "was read; rebuild the shards with `rexbert shards build`")
+    reader = FileReader.from_json(shard["input"], shard["reader"])
+    for name, document in reader.documents(RejectLog()):
+        if name == source:
+            yield document
 
 
 class SourceDocuments:
@@ -285,7 +433,7 @@ class ShardSet:
         if not index_path.is_file():
             raise UserError(f"{self.root}: no index.json; build token shards with `rexbert shards build`")
         self.index = read_json(index_path)
-        if self.index.get("format") != FORMAT:
+        if self.index.get("format") not in READABLE_FORMATS:
             raise UserError(f"{index_path}: unknown shard format {self.index.get('format')!r}; rebuild the shards")
         self.dtype = np.dtype(self.index["dtype"])
         if not self.index["sources"] or self.index["total_tokens"] == 0:
@@ -319,14 +467,13 @@ class ShardSet:
 
 
 def summarize(index: dict) -> str:
-    """A short human-readable table of tokens and documents per source."""
+    """A short human-readable table of tokens and documents per source, and the rejected records."""
     lines = [f"{'source':<24}{'documents':>12}{'tokens':>14}{'empty':>8}"]
     for name, entry in index["sources"].items():
         lines.append(f"{name:<24}{entry['documents']:>12,}{entry['tokens']:>14,}{entry['empty_documents']:>8,}")
     lines.append(f"{'total':<24}{index['total_documents']:>12,}{index['total_tokens']:>14,}")
+    rejected = index.get("rejected", {})
+    if rejected.get("documents"):
+        reasons = ", ".join(f"{reason}: {n}" for reason, n in rejected["reasons"].items())
+        lines.append(f"rejected {rejected['documents']:,} record(s) ({reasons}), listed in {rejected['file']}")
     return "\n".join(lines)
-
-
-def dumps_index(index: dict) -> str:
-    """Compact JSON of an index (used in logs and tests)."""
-    return json.dumps(index, sort_keys=True)

@@ -10,9 +10,10 @@ Miners are pluggable and each returns a list of phrases or character spans:
   more frequent in the domain than in the reference are kept;
 * `DictionaryMiner` — phrases from a user file, one per line (brand lists, catalogue attributes).
 
-Marking maps the character spans onto the shard's token positions (re-tokenising each input
-file with offsets and checking that the token counts match the shard) and writes one
-`<shard>.spans.npy` per shard with int64 rows (document, start, end).
+Marking maps the character spans onto the shard's token positions (reading each shard's
+documents again from its input exactly as the shard was built, re-tokenising them with offsets and
+checking that the document counts match the shard) and writes one `<shard>.spans.npy` per shard
+with int64 rows (document, start, end).
 """
 
 from __future__ import annotations
@@ -22,14 +23,17 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from rexbert.data.readers import iter_texts
-from rexbert.data.shards import ShardSet
+from rexbert.data.shards import ShardSet, shard_documents
 from rexbert.data.tokenizer import load_backend, load_tokenizer_info
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_json, atomic_write_text
+
+if TYPE_CHECKING:
+    from rexbert.data.api import SpansConfig
 
 ATTRIBUTES = (
     "color", "colour", "size", "material", "fabric", "fit", "pattern", "style", "weight", "length",
@@ -224,85 +228,94 @@ def char_to_token_spans(char_spans: list[tuple[int, int]], offsets: list[tuple[i
 
 def _source_texts(shards: ShardSet, source: str) -> Iterator[str]:
     for shard in shards.index["sources"][source]["shards"]:
-        yield from iter_texts(shard["input"], shard.get("text_field", "text"))
+        yield from (document.text for document in shard_documents(shard, source))
 
 
-def mine_spans(
-    shards_dir: str | Path,
-    sources: list[str],
-    reference_sources: list[str] | None = None,
-    dictionary: str | Path | None = None,
-    use_patterns: bool = True,
-    use_phrases: bool = True,
-    min_count: int = 5,
-    max_phrases: int = 5000,
-    progress: bool = True,
-) -> dict:
+def _mine_phrases(shards: ShardSet, sources: list[str], reference_sources: list[str],
+                  cfg: SpansConfig) -> list[str]:
+    phrases: list[str] = []
+    if cfg.phrases:
+        miner = PhraseMiner(min_count=cfg.min_count, max_phrases=cfg.max_phrases, min_pmi=cfg.min_pmi,
+                            min_salience=cfg.min_salience)
+        domain = (t for s in sources for t in _source_texts(shards, s))
+        reference = (t for s in reference_sources for t in _source_texts(shards, s)) if reference_sources else None
+        phrases = miner.mine(domain, reference)
+    if cfg.dictionary is not None:
+        phrases += DictionaryMiner(cfg.dictionary).phrases
+    return phrases
+
+
+def _shard_rows(backend, shard: dict[str, Any], source: str, matcher: PhraseMatcher,
+                patterns: PatternMiner | None, kinds: Counter) -> tuple[np.ndarray, int, int]:
+    """Span rows (document, start, end) of one shard, its document count and how many have spans."""
+    rows: list[tuple[int, int, int]] = []
+    doc = with_spans = 0
+    texts = [document.text for document in shard_documents(shard, source)]
+    for begin in range(0, len(texts), 512):
+        batch = texts[begin:begin + 512]
+        for text, enc in zip(batch, backend.encode_batch(batch, add_special_tokens=False), strict=True):
+            if not enc.ids:
+                continue  # dropped as empty when the shard was built
+            found = matcher.spans(text) + (patterns.spans(text) if patterns else [])
+            kinds.update(kind for _, _, kind in found)
+            token_spans = char_to_token_spans(merge_char_spans(found), enc.offsets)
+            rows.extend((doc, s, e) for s, e in token_spans)
+            with_spans += bool(token_spans)
+            doc += 1
+    if doc != shard["documents"]:
+        raise UserError(
+            f"{shard['input']}: has {doc} documents now but its shard has {shard['documents']}; "
+            "the input changed since `rexbert shards build` — rebuild the shards first"
+        )
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3), doc, with_spans
+
+
+def mark_spans(shards_dir: str | Path, sources: list[str], reference_sources: list[str], cfg: SpansConfig,
+               progress: bool = True) -> tuple[dict, list[Path]]:
     """Mine salient spans in `sources` and write `<shard>.spans.npy` next to each of their shards.
 
     Returns the summary also written to `shards_dir/spans.json` (lexicon size, spans per kind,
-    share of documents with at least one span). Reruns overwrite the span files atomically.
+    share of documents with at least one span) and the span files. Reruns overwrite the span
+    files atomically.
     """
     from tqdm.auto import tqdm
 
     shards = ShardSet(shards_dir)
-    for name in [*sources, *(reference_sources or [])]:
+    for name in [*sources, *reference_sources]:
         shards.source(name)  # validates the name and the shard files
     info = load_tokenizer_info(shards.index["tokenizer"]["path"])
     shards.check_tokenizer(info)
     backend = load_backend(info.path)
-    phrases: list[str] = []
-    if use_phrases:
-        miner = PhraseMiner(min_count=min_count, max_phrases=max_phrases)
-        domain = (t for s in sources for t in _source_texts(shards, s))
-        reference = None
-        if reference_sources:
-            reference = (t for s in reference_sources for t in _source_texts(shards, s))
-        phrases = miner.mine(domain, reference)
-    if dictionary is not None:
-        phrases += DictionaryMiner(dictionary).phrases
-    matcher = PhraseMatcher(phrases)
-    patterns = PatternMiner() if use_patterns else None
-    if not phrases and patterns is None:
+    if not cfg.phrases and not cfg.patterns and cfg.dictionary is None:
         raise UserError("span mining has nothing to use: enable patterns, phrases or pass --dictionary")
+    phrases = _mine_phrases(shards, sources, reference_sources, cfg)
+    if not phrases and not cfg.patterns:
+        raise UserError(f"span mining found no phrase seen {cfg.min_count}+ times and patterns are off; "
+                        "lower --min-count, pass --dictionary or leave --patterns on")
+    matcher = PhraseMatcher(phrases)
+    patterns = PatternMiner() if cfg.patterns else None
     kinds: Counter = Counter()
     documents = documents_with_spans = 0
+    files: list[Path] = []
     all_shards = [(s, shard) for s in sources for shard in shards.index["sources"][s]["shards"]]
-    for _source, shard in tqdm(all_shards, desc="mining spans", unit="shard", disable=not progress):
+    for source, shard in tqdm(all_shards, desc="mining spans", unit="shard", disable=not progress):
+        array, count, with_spans = _shard_rows(backend, shard, source, matcher, patterns, kinds)
+        documents += count
+        documents_with_spans += with_spans
         stem = shards.root / shard["path"]
-        rows: list[tuple[int, int, int]] = []
-        doc = 0
-        texts = list(iter_texts(shard["input"], shard.get("text_field", "text")))
-        for begin in range(0, len(texts), 512):
-            batch = texts[begin:begin + 512]
-            for text, enc in zip(batch, backend.encode_batch(batch, add_special_tokens=False), strict=True):
-                if not enc.ids:
-                    continue  # dropped as empty when the shard was built
-                found = matcher.spans(text) + (patterns.spans(text) if patterns else [])
-                kinds.update(kind for _, _, kind in found)
-                token_spans = char_to_token_spans(merge_char_spans(found), enc.offsets)
-                rows.extend((doc, s, e) for s, e in token_spans)
-                documents_with_spans += bool(token_spans)
-                doc += 1
-        if doc != shard["documents"]:
-            raise UserError(
-                f"{shard['input']}: has {doc} documents now but its shard has {shard['documents']}; "
-                "the input changed since `rexbert shards build` — rebuild the shards first"
-            )
-        documents += doc
-        array = np.asarray(rows, dtype=np.int64).reshape(-1, 3)
         tmp = stem.with_suffix(".spans.tmp.npy")
         np.save(tmp, array)
         tmp.replace(stem.with_suffix(".spans.npy"))
+        files.append(stem.with_suffix(".spans.npy"))
     summary = {
         "sources": sources,
-        "reference_sources": reference_sources or [],
+        "reference_sources": reference_sources,
         "phrases": len(phrases),
-        "matches_per_kind": dict(kinds),
+        "matches_per_kind": dict(sorted(kinds.items())),
         "documents": documents,
         "documents_with_spans": documents_with_spans,
         "share_with_spans": documents_with_spans / max(1, documents),
     }
     atomic_write_text(shards.root / "spans_lexicon.txt", "".join(p + "\n" for p in phrases))
     atomic_write_json(shards.root / "spans.json", summary)
-    return summary
+    return summary, files

@@ -10,15 +10,24 @@ transformers' `AutoTokenizer.from_pretrained`.
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rexbert.errors import UserError
+
+if TYPE_CHECKING:
+    from rexbert.data.api import TokenizerConfig
+    from rexbert.sources.documents import DocumentInput
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCAB_MULTIPLE = 64
 MAX_LENGTH = 8192
+STAGING_PREFIX = ".staging-"
 
 
 @dataclass(frozen=True)
@@ -41,13 +50,12 @@ class TokenizerInfo:
         return -(-self.vocab_size // VOCAB_MULTIPLE) * VOCAB_MULTIPLE
 
 
-def train_tokenizer(
-    texts: Iterable[str], vocab_size: int, out_dir: str | Path, min_frequency: int = 2
-) -> TokenizerInfo:
+def train_bpe(texts: Iterable[str], cfg: TokenizerConfig, out_dir: str | Path,
+              progress: bool = True) -> TokenizerInfo:
     """Train a byte-level BPE on `texts` and save it under `out_dir`; returns its info.
 
-    `vocab_size` must be a multiple of 64 and counts specials; when the corpus is too small to
-    learn that many merges, `[unused<i>]` tokens fill the gap so the size stays exact.
+    `cfg.vocab_size` counts the specials; when the corpus is too small to learn that many merges,
+    `[unused<i>]` tokens fill the gap so the size stays exact.
     """
     from tokenizers import (
         AddedToken,
@@ -60,29 +68,23 @@ def train_tokenizer(
     )
     from transformers import PreTrainedTokenizerFast
 
-    if vocab_size % VOCAB_MULTIPLE:
-        raise UserError(f"--vocab-size {vocab_size} is not a multiple of {VOCAB_MULTIPLE}; use e.g. "
-                        f"{-(-vocab_size // VOCAB_MULTIPLE) * VOCAB_MULTIPLE}")
-    # 256 byte symbols + the specials is the smallest byte-level vocabulary.
-    if vocab_size < 256 + VOCAB_MULTIPLE:
-        raise UserError(f"--vocab-size {vocab_size} is too small for a byte-level BPE; use at least 320")
     tokenizer = Tokenizer(models.BPE(unk_token="[UNK]"))
     tokenizer.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
     tokenizer.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=vocab_size,
-        min_frequency=min_frequency,
+        vocab_size=cfg.vocab_size,
+        min_frequency=cfg.min_frequency,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=True,
+        show_progress=progress,
     )
     counted = _CountingIterator(texts)
     tokenizer.train_from_iterator(counted, trainer=trainer)
     if counted.count == 0:
-        raise UserError("tokenizer training input holds no non-empty text; check --input")
+        raise UserError("tokenizer training input holds no non-empty text; check --input and --text-field")
     mask = AddedToken("[MASK]", lstrip=True, rstrip=False, normalized=False, special=True)
     tokenizer.add_special_tokens([mask])
-    missing = vocab_size - tokenizer.get_vocab_size()
+    missing = cfg.vocab_size - tokenizer.get_vocab_size()
     if missing > 0:
         tokenizer.add_special_tokens([f"[unused{i}]" for i in range(missing)])
     cls_id, sep_id = tokenizer.token_to_id("[CLS]"), tokenizer.token_to_id("[SEP]")
@@ -102,11 +104,65 @@ def train_tokenizer(
         clean_up_tokenization_spaces=False,
     )
     fast.model_input_names = ["input_ids", "attention_mask"]
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    fast.save_pretrained(str(out_dir))
-    _write_compat_files(out_dir)
+    _save(fast, Path(out_dir))
     return load_tokenizer_info(out_dir)
+
+
+def _save(fast, out_dir: Path) -> None:
+    """Save into a staging folder inside `out_dir`, then move each file into place, so a kill
+    leaves the previous complete file or the new one, never half a tokenizer.json."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for leftover in out_dir.glob(f"{STAGING_PREFIX}*"):  # from a killed earlier attempt
+        shutil.rmtree(leftover, ignore_errors=True)
+    staging = Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=out_dir))
+    # mkdtemp creates 0700 folders; give it the permissions a plain mkdir would.
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(staging, 0o777 & ~umask)
+    try:
+        fast.save_pretrained(str(staging))
+        _write_compat_files(staging)
+        for file in sorted(staging.iterdir()):
+            os.replace(file, out_dir / file.name)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+class TrainingTexts:
+    """The texts a tokenizer trains on: the non-empty documents of `inputs` in order, at most
+    `max_documents`; records that cannot be read go to `rejects` (a RejectLog) with their reason.
+
+    Iterate once; afterwards `count` is the number of documents used.
+    """
+
+    def __init__(self, inputs: list[DocumentInput], max_documents: int | None, rejects_path: Path) -> None:
+        from rexbert.sources.rejects import RejectLog
+
+        self.inputs = inputs
+        self.max_documents = max_documents
+        rejects_path.unlink(missing_ok=True)  # an earlier run's rejects; this run writes its own
+        self.rejects = RejectLog(rejects_path)
+        self.count = 0
+
+    def __iter__(self) -> Iterator[str]:
+        from rexbert.sources.documents import iter_documents
+        from rexbert.sources.rejects import readable_documents
+
+        with self.rejects:
+            for spec in self.inputs:
+                for document in readable_documents(iter_documents(spec, on_error="skip"), self.rejects):
+                    if not document.text.strip():
+                        continue
+                    self.count += 1
+                    yield document.text
+                    if self.max_documents is not None and self.count >= self.max_documents:
+                        return
+
+
+def read_training_texts(inputs: list[DocumentInput], max_documents: int | None,
+                        rejects_path: Path) -> TrainingTexts:
+    """The training texts of `inputs` (see `TrainingTexts`)."""
+    return TrainingTexts(inputs, max_documents, rejects_path)
 
 
 def _write_compat_files(out_dir: Path) -> None:
@@ -169,9 +225,9 @@ def load_tokenizer_info(path: str | Path) -> TokenizerInfo:
                 f"{path}: tokenizer has no {role} token; an MLM encoder needs [CLS] [SEP] [MASK] [PAD]"
             )
         ids[role] = int(token_id)
+    added = getattr(tok, "added_tokens_decoder", {})  # a property that rebuilds its dict: read once
     special_ids = sorted({int(i) for i in tok.all_special_ids} | set(ids.values())
-                         | {int(i) for i in getattr(tok, "added_tokens_decoder", {})
-                            if tok.added_tokens_decoder[i].special})
+                         | {int(i) for i, token in added.items() if token.special})
     fingerprint = hashlib.sha256((path / "tokenizer.json").read_bytes()).hexdigest()
     return TokenizerInfo(
         path=path,

@@ -2,7 +2,9 @@
 
 Any folder that transformers or sentence-transformers can load works: a rexbert export, a
 `save_pretrained` folder, or a sentence-transformers folder (`modules.json` + a Transformer
-module). Nothing is downloaded: loading is local only.
+module), or a hub id found in the local hub cache (downloaded only when the network is allowed).
+Every load checks the folder's checkpoint.json when it has one and refuses NaN/Inf weights; a
+damaged weights file is a one-line error, not a traceback from the weights reader.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ import contextlib
 import hashlib
 import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from rexbert.errors import UserError
 from rexbert.evaluate.results import ModelInfo
+from rexbert.model.checkpoint import looks_like_hub_id, resolve_model_dir
 
 log = logging.getLogger(__name__)
 
@@ -26,47 +29,90 @@ WEIGHT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """A model to evaluate: the name shown in tables and its folder."""
+    """A model to evaluate: the name shown in tables, its folder, and the hub id it came from."""
 
     name: str
     path: Path
+    hub_id: str | None = None
 
 
-def parse_model_specs(values: Sequence[str]) -> list[ModelSpec]:
-    """Turn `--model` values (`DIR` or `NAME=DIR`) into specs with unique names.
+Models = Sequence[str | Path | ModelSpec] | Mapping[str, str | Path]
 
-    Without a name the folder's basename is used; clashing basenames get their parent folder
-    prepended, so `runs/a/model` and `runs/b/model` show as `a/model` and `b/model`.
+
+def _split_name(value: str | Path | ModelSpec) -> tuple[str | None, str]:
+    if isinstance(value, ModelSpec):
+        return value.name, str(value.path)
+    text = str(value)
+    name, sep, rest = text.partition("=")
+    if sep and name and "/" not in name:
+        return name, rest
+    return None, text
+
+
+def _checked_folder(value: str) -> tuple[Path, str | None]:
+    hub_id = value if looks_like_hub_id(value) else None
+    path = resolve_model_dir(value, "--model")
+    if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
+        raise UserError(
+            f"{path}: not a model folder (no config.json or modules.json); pass a folder "
+            "written by save_pretrained, rexbert export or sentence-transformers"
+        )
+    return path, hub_id
+
+
+def parse_model_specs(values: Models) -> list[ModelSpec]:
+    """Turn `--model` values (`DIR`, `NAME=DIR`, a hub id, or a {name: dir} mapping) into specs
+    with unique names.
+
+    Without a name the folder's basename (or the hub id's name) is used; clashing basenames get
+    their parent folder prepended, so `runs/a/model` and `runs/b/model` show as `a/model` and
+    `b/model`.
     """
-    specs: list[tuple[str | None, Path]] = []
-    for value in values:
-        name, sep, rest = value.partition("=")
-        if sep and name and "/" not in name:
-            specs.append((name, Path(rest)))
-        else:
-            specs.append((None, Path(value)))
-    for _, path in specs:
-        if not path.is_dir():
-            raise UserError(f"{path}: model folder not found (given to --model)")
-        if not (path / "config.json").is_file() and not (path / "modules.json").is_file():
-            raise UserError(
-                f"{path}: not a model folder (no config.json or modules.json); pass a folder "
-                "written by save_pretrained, rexbert release or sentence-transformers"
-            )
-    basenames = [path.resolve().name for _, path in specs]
+    items = ([(str(name), str(path)) for name, path in values.items()]
+             if isinstance(values, Mapping) else [_split_name(v) for v in values])
+    if not items:
+        raise UserError("--model: give at least one model folder")
+    folders = [_checked_folder(value) for _, value in items]
+    bases = [hub.rsplit("/", 1)[-1] if hub else path.resolve().name for path, hub in folders]
     result = []
-    for (name, path), base in zip(specs, basenames, strict=True):
+    for (name, _), (path, hub), base in zip(items, folders, bases, strict=True):
         if name is None:
-            resolved = path.resolve()
-            name = base if basenames.count(base) == 1 else f"{resolved.parent.name}/{base}"
-        result.append(ModelSpec(name, path))
+            name = base if bases.count(base) == 1 or hub else f"{path.resolve().parent.name}/{base}"
+        result.append(ModelSpec(name, path, hub))
     names = [s.name for s in result]
     duplicates = sorted({n for n in names if names.count(n) > 1})
     if duplicates:
-        raise UserError(
-            f"--model: name '{duplicates[0]}' is used twice; give distinct NAME=DIR names"
-        )
+        raise UserError(f"--model: name '{duplicates[0]}' is used twice; give distinct NAME=DIR names")
     return result
+
+
+def check_loaded_weights(model: Any, folder: Path) -> None:
+    """Refuse a loaded model whose weights hold NaN/Inf (a corrupt file that still parsed)."""
+    from rexbert.model.checkpoint import check_finite
+
+    check_finite(model.state_dict().items(), str(folder))
+
+
+def load_transformers_model(auto_class: Any, folder: Path, what: str, **kwargs: Any) -> Any:
+    """`auto_class.from_pretrained(folder, **kwargs)`, verified, with one-line errors.
+
+    The folder's checkpoint.json (written by `rexbert export`) is checked first; a weights file
+    that cannot be read or holds NaN/Inf is refused naming the folder.
+    """
+    from safetensors import SafetensorError
+
+    from rexbert.model.checkpoint import require_intact
+
+    require_intact(folder)
+    try:
+        with quiet_transformers():
+            loaded = auto_class.from_pretrained(str(folder), **kwargs)
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{folder}: cannot load with {what} ({reason}); the folder is incomplete or "
+                        "its weights are corrupt — re-export or re-download it") from err
+    check_loaded_weights(loaded[0] if isinstance(loaded, tuple) else loaded, folder)
+    return loaded
 
 
 def transformers_dir(path: Path) -> Path:
@@ -127,11 +173,12 @@ def describe(spec: ModelSpec, encoder: Any, tokenizer: Any | None = None) -> Mod
     architectures = getattr(config, "architectures", None) or [type(encoder).__name__]
     origin = str(getattr(config, "_name_or_path", "") or "")
     resolved = str(spec.path.resolve())
-    source = (
-        resolved
-        if not origin or Path(origin).resolve() == Path(resolved)
-        else f"{resolved} (from {origin})"
-    )
+    if spec.hub_id:
+        source = f"hub:{spec.hub_id} ({resolved})"
+    elif not origin or Path(origin).resolve() == Path(resolved):
+        source = resolved
+    else:
+        source = f"{resolved} (from {origin})"
     return ModelInfo(
         path=resolved,
         source=source,
@@ -202,16 +249,8 @@ def load_masked_lm(spec: ModelSpec, device: str) -> tuple[Any, Any]:
             f"{folder}: the tokenizer has no mask token; masked-token recovery needs one "
             '(set "mask_token" in tokenizer_config.json)'
         )
-    try:
-        with quiet_transformers():
-            model, info = AutoModelForMaskedLM.from_pretrained(
-                str(folder), output_loading_info=True
-            )
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(
-            f"{folder}: cannot load as a masked-LM ({str(err).splitlines()[0]}); "
-            "`evaluate mlm` needs an AutoModelForMaskedLM folder"
-        ) from err
+    model, info = load_transformers_model(AutoModelForMaskedLM, folder, "AutoModelForMaskedLM",
+                                          output_loading_info=True)
     prefix = f"{model.base_model_prefix}."
     head_missing = sorted(k for k in info.get("missing_keys", ()) if not k.startswith(prefix))
     if head_missing:
@@ -222,39 +261,42 @@ def load_masked_lm(spec: ModelSpec, device: str) -> tuple[Any, Any]:
     return model.to(device).eval(), tokenizer
 
 
+def _build_sentence_encoder(path: Path, device: str) -> Any:
+    from sentence_transformers import SentenceTransformer
+
+    if (path / "modules.json").is_file():
+        return SentenceTransformer(str(path), device=device)
+    try:
+        from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
+    except ImportError:  # sentence-transformers < 6
+        from sentence_transformers.models import Pooling, Transformer
+    transformer = Transformer(str(transformers_dir(path)))
+    dimension = (transformer.get_embedding_dimension()
+                 if hasattr(transformer, "get_embedding_dimension")
+                 else transformer.get_word_embedding_dimension())
+    return SentenceTransformer(modules=[transformer, Pooling(dimension, "mean")], device=device)
+
+
 def load_sentence_encoder(spec: ModelSpec, device: str, max_length: int | None = None) -> Any:
     """A SentenceTransformer for the folder; plain transformers encoders get mean pooling.
 
     Mean pooling is the paper's choice for wrapping encoders that were not trained as sentence
-    encoders. `max_length` caps the window (the model's own window is the default).
+    encoders. `max_length` caps the window (the model's own window is the default). The folder
+    is verified as in `load_transformers_model`.
     """
-    from sentence_transformers import SentenceTransformer
+    from safetensors import SafetensorError
 
+    from rexbert.model.checkpoint import require_intact
+
+    require_intact(spec.path)
     try:
         with quiet_transformers():
-            if (spec.path / "modules.json").is_file():
-                model = SentenceTransformer(str(spec.path), device=device)
-            else:
-                try:
-                    from sentence_transformers.sentence_transformer.modules import (
-                        Pooling,
-                        Transformer,
-                    )
-                except ImportError:  # sentence-transformers < 6
-                    from sentence_transformers.models import Pooling, Transformer
-                transformer = Transformer(str(transformers_dir(spec.path)))
-                dimension = (
-                    transformer.get_embedding_dimension()
-                    if hasattr(transformer, "get_embedding_dimension")
-                    else transformer.get_word_embedding_dimension()
-                )
-                model = SentenceTransformer(
-                    modules=[transformer, Pooling(dimension, "mean")], device=device
-                )
-    except (OSError, ValueError, KeyError) as err:
-        raise UserError(
-            f"{spec.path}: cannot load as a sentence encoder ({str(err).splitlines()[0]})"
-        ) from err
+            model = _build_sentence_encoder(spec.path, device)
+    except (OSError, ValueError, KeyError, RuntimeError, SafetensorError) as err:
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise UserError(f"{spec.path}: cannot load as a sentence encoder ({reason}); the folder is "
+                        "incomplete or its weights are corrupt — re-export or re-download it") from err
+    check_loaded_weights(model, spec.path)
     window = model_window(
         model.transformers_model.config if hasattr(model, "transformers_model") else None
     )

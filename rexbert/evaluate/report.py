@@ -1,38 +1,30 @@
 """Results → report: the paper's Table 3, Figure 4 and Table 4 layouts, as pure functions.
 
-Every builder takes a `Results` (one or several results.json merged) and returns a `Table`, PNG
-bytes or text, so other commands (the end-to-end recipe) can put the same tables into their own
-reports. `write_report` is the file-writing wrapper behind `rexbert report`.
+Every builder takes a `Results` (one or several results.json merged) and returns a
+`rexbert.render.Table` or PNG bytes, so other commands (the end-to-end run) can put the same
+tables into their own `Report`. `add_sections` adds them all to a report; `write_report` is the
+file-writing wrapper behind `rexbert report`. Rendering is rexbert/render.py's, in its one style.
 """
 
 from __future__ import annotations
 
-import base64
-import html
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rexbert.errors import UserError
 from rexbert.evaluate.results import ResultRecord, Results, load_results
-from rexbert.fileio import atomic_write_bytes, atomic_write_text
 from rexbert.plotting import png_bytes
+from rexbert.render import Report, Table, html_table, markdown_table
+
+__all__ = ["Table", "markdown_table", "html_table", "merge_runs", "models_table", "table3",
+           "similarity_scores", "similarity_table", "figure4_png", "table4", "add_sections",
+           "render_markdown", "render_html", "write_report"]
 
 GLUE_ORDER = ("sst2", "qnli", "qqp", "mnli", "stsb")
 GLUE_TITLES = {"sst2": "SST-2", "qnli": "QNLI", "qqp": "QQP", "mnli": "MNLI", "stsb": "STS-B"}
-
-
-@dataclass
-class Table:
-    """A rendered-agnostic table: header, string cells, and which cells to bold (the best)."""
-
-    caption: str
-    header: list[str]
-    rows: list[list[str]]
-    bold: set[tuple[int, int]] = field(default_factory=set)
-    notes: list[str] = field(default_factory=list)
-    label_columns: int = 1  # leading text columns (left-aligned); the rest are numbers
+GLUE_CAPTION = "Table 4 — GLUE dev (fine-tuned)"
+FIGURE4_ALT = "Figure 4 — Spearman per model, zero-shot and fine-tuned"
 
 
 def merge_runs(runs: Sequence[str | Path]) -> Results:
@@ -253,9 +245,12 @@ def figure4_png(results: Results) -> bytes | None:
     return png_bytes(figure)
 
 
-def table4(results: Results) -> Table | None:
+def table4(results: Results, caption: str = GLUE_CAPTION) -> Table | None:
     """GLUE dev scores laid out like the paper's Table 4: one row per model, one column per
-    task (accuracy %, STS-B Pearson and Spearman ×100), and their average."""
+    task (accuracy %, STS-B Pearson and Spearman ×100), and their average.
+
+    `caption` is the caller's to choose: a run on generated tasks in the GLUE layouts says so
+    there; the default names what real GLUE folders hold."""
     records = [r for r in results.records if r.task.startswith("glue/")]
     if not records:
         return None
@@ -269,7 +264,7 @@ def table4(results: Results) -> Table | None:
         else:
             columns.append((task, "accuracy", GLUE_TITLES.get(task, task)))
     models = _model_order(results, records)
-    table = Table("Table 4 — GLUE dev (fine-tuned)", ["Model", *(c[2] for c in columns), "Avg"], [])
+    table = Table(caption, ["Model", *(c[2] for c in columns), "Avg"], [])
     by_cell = {(r.model, r.task, r.metric): r.value for r in cells.values()}
     all_values = []
     for model in models:
@@ -304,48 +299,6 @@ def table4(results: Results) -> Table | None:
     return table
 
 
-def markdown_table(table: Table, show_caption: bool = True) -> str:
-    """A GitHub-flavoured Markdown table with (optionally) its caption, and its notes."""
-
-    def cell(r: int, c: int, text: str) -> str:
-        text = text.replace("|", "\\|")
-        return f"**{text}**" if (r, c) in table.bold else text
-
-    lines = [f"**{table.caption}**", ""] if show_caption else []
-    lines.append("| " + " | ".join(table.header) + " |")
-    lines.append(
-        "|"
-        + "|".join("---" if i < table.label_columns else "---:" for i in range(len(table.header)))
-        + "|"
-    )
-    lines += [
-        "| " + " | ".join(cell(r, c, t) for c, t in enumerate(row)) + " |"
-        for r, row in enumerate(table.rows)
-    ]
-    lines += [""] + [f"_{note}_" for note in table.notes]
-    return "\n".join(lines).rstrip() + "\n"
-
-
-def html_table(table: Table) -> str:
-    """The same table as HTML."""
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in table.header)
-    body = []
-    for r, row in enumerate(table.rows):
-        cells = []
-        for c, text in enumerate(row):
-            content = html.escape(text)
-            if (r, c) in table.bold:
-                content = f"<b>{content}</b>"
-            align = ' class="label"' if c < table.label_columns else ""
-            cells.append(f"<td{align}>{content}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    notes = "".join(f'<p class="note">{html.escape(n)}</p>' for n in table.notes)
-    return (
-        f"<table><caption>{html.escape(table.caption)}</caption><thead><tr>{head}</tr></thead>"
-        f"<tbody>{''.join(body)}</tbody></table>{notes}"
-    )
-
-
 def _sections(results: Results) -> list[tuple[str, Table | None]]:
     return [
         ("Models", models_table(results)),
@@ -355,68 +308,50 @@ def _sections(results: Results) -> list[tuple[str, Table | None]]:
     ]
 
 
-def render_markdown(
-    results: Results, figure_link: str | None = None, title: str = "rexbert evaluation report"
-) -> str:
-    """The report as Markdown; `figure_link` is the (relative) path of the Figure 4 PNG."""
-    parts = [f"# {title}", ""]
+def add_sections(report: Report, results: Results, figure_name: str = "figure4.png",
+                 figure_folder: str = "figures") -> bool:
+    """Add the models table, Tables 3 and 4, the similarity table and the Figure 4 chart to
+    `report`; False when there was nothing to add."""
+    added = False
     for heading, table in _sections(results):
         if table is None:
             continue
-        parts += [f"## {heading}", "", markdown_table(table, show_caption=table.caption != heading)]
-        if heading == "Query–product similarity" and figure_link:
-            parts += [
-                f"![Figure 4 — Spearman per model, zero-shot and fine-tuned]({figure_link})",
-                "",
-            ]
-    if len(parts) == 2:
-        parts.append("No results.")
-    return "\n".join(parts).rstrip() + "\n"
+        added = True
+        report.heading(heading)
+        report.table(table, show_caption=table.caption != heading)
+        if heading == "Query–product similarity":
+            report.image(figure_name, figure4_png(results), FIGURE4_ALT, folder=figure_folder)
+    if not added:
+        report.para("No results.")
+    return added
 
 
-def render_html(
-    results: Results, figure_png: bytes | None = None, title: str = "rexbert evaluation report"
-) -> str:
-    """The report as one self-contained HTML page (the chart is embedded as a data URI)."""
-    body = [f"<h1>{html.escape(title)}</h1>"]
-    for heading, table in _sections(results):
-        if table is None:
-            continue
-        body += [f"<h2>{html.escape(heading)}</h2>", html_table(table)]
-        if heading == "Query–product similarity" and figure_png:
-            encoded = base64.b64encode(figure_png).decode("ascii")
-            body.append(
-                f'<img alt="Figure 4 — Spearman per model" src="data:image/png;base64,{encoded}">'
-            )
-    if len(body) == 1:
-        body.append("<p>No results.</p>")
-    style = (
-        "body{font-family:system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em}"
-        "table{border-collapse:collapse;margin:1em 0}caption{font-weight:bold;text-align:left;padding:.3em 0}"
-        "th,td{border:1px solid #ccc;padding:.25em .6em;text-align:right}th:first-child,td.label{text-align:left}"
-        ".note{color:#555;font-size:.9em}img{max-width:100%}"
-    )
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{html.escape(title)}</title>'
-        f"<style>{style}</style></head><body>{''.join(body)}</body></html>\n"
-    )
+def _report(results: Results, title: str, figure_name: str, figure_folder: str) -> Report:
+    report = Report(title)
+    add_sections(report, results, figure_name, figure_folder)
+    return report
+
+
+def render_markdown(results: Results, figure_name: str = "figure4.png",
+                    title: str = "rexbert evaluation report") -> str:
+    """The report as Markdown; the Figure 4 PNG is linked as `figure_name` beside it."""
+    return _report(results, title, figure_name, "").markdown()
+
+
+def render_html(results: Results, title: str = "rexbert evaluation report") -> str:
+    """The report as one self-contained HTML page (the chart embedded)."""
+    return _report(results, title, "figure4.png", "").page()
 
 
 def write_report(runs: Sequence[str | Path], out: str | Path) -> Path:
-    """Join `runs` into `out` (.md with a PNG beside it, or a self-contained .html)."""
+    """Join `runs` into `out` (.md with its chart as OUT_figure4.png beside it, or .html)."""
     out = Path(out)
     suffix = out.suffix.lower()
     if suffix not in (".md", ".html", ".htm"):
         raise UserError(f"--out {out}: the report must end in .md or .html")
-    results = merge_runs(runs)
-    png = figure4_png(results)
+    report = _report(merge_runs(runs), "rexbert evaluation report", f"{out.stem}_figure4.png", "")
     if suffix == ".md":
-        link = None
-        if png is not None:
-            figure_path = out.with_name(f"{out.stem}_figure4.png")
-            atomic_write_bytes(figure_path, png)
-            link = figure_path.name
-        atomic_write_text(out, render_markdown(results, link))
+        report.write(markdown_path=out)
     else:
-        atomic_write_text(out, render_html(results, png))
+        report.write(html_path=out)
     return out

@@ -13,7 +13,7 @@ from rexbert.fileio import iter_jsonl
 TABLE_SUFFIXES = (".parquet", ".jsonl", ".json", ".csv", ".tsv")
 
 
-def read_table(path: str | Path, columns: Sequence[str] = (), flag: str = "--data") -> pd.DataFrame:
+def read_table(path: str | Path, columns: Sequence[str] = (), flag: str = "--pairs") -> pd.DataFrame:
     """Load a table and check that `columns` exist.
 
     The format follows the suffix: `.parquet`, `.jsonl`/`.json` (one object per line), `.csv`,

@@ -2,20 +2,31 @@
 
 An exported folder is what users of transformers and sentence-transformers expect to find on a
 model hub: config.json + model.safetensors (ModernBertForMaskedLM), the tokenizer files, the
-sentence-transformers module files (mean pooling), and a model card README.md.
+sentence-transformers module files (mean pooling), a model card README.md, and checkpoint.json
+(sha256 of every file, so that every later load can tell a damaged file).
+
+Both commands write into output folders rexbert owns (`rexbert.outputs`): a folder holding files
+rexbert did not write is refused, an earlier output of the same kind is replaced only with
+`overwrite`. The new folder is assembled beside the target and renamed into place.
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from rexbert import outputs
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_json, atomic_write_text, read_json, replace_folder
-from rexbert.model.checkpoint import TOKENIZER_DIR, load_model, save_model
+from rexbert.model.checkpoint import (
+    TOKENIZER_DIR,
+    load_model,
+    make_staging_dir,
+    save_model,
+    write_manifest,
+)
 from rexbert.model.config import ModelConfig, count_parameters
 
 log = logging.getLogger(__name__)
@@ -23,7 +34,8 @@ log = logging.getLogger(__name__)
 # Training files that may sit in or above a checkpoint directory (written by the train stage).
 TRAINER_STATE = "trainer_state.json"
 RESOLVED_CONFIG_NAMES = ("resolved_config.yaml", "config.yaml", "recipe.yaml", "train_config.yaml")
-SENTENCE_MAX_LENGTH = 512
+EXPORT_KIND = "export"
+CHECKPOINT_KIND = "checkpoint"
 
 
 def _tokenizer_source(checkpoint: Path, tokenizer: str | Path | None) -> Path:
@@ -142,14 +154,14 @@ def model_card(cfg: ModelConfig, name: str, meta: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _write_sentence_transformers_files(folder: Path, hidden_size: int) -> None:
+def _write_sentence_transformers_files(folder: Path, hidden_size: int, max_length: int) -> None:
     # The classic module names: sentence-transformers 2.x–6.x all load them.
     atomic_write_json(folder / "modules.json", [
         {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
         {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
     ])
     atomic_write_json(folder / "sentence_bert_config.json",
-                      {"max_seq_length": SENTENCE_MAX_LENGTH, "do_lower_case": False})
+                      {"max_seq_length": max_length, "do_lower_case": False})
     atomic_write_json(folder / "1_Pooling" / "config.json", {
         "word_embedding_dimension": hidden_size,
         "pooling_mode_cls_token": False,
@@ -159,60 +171,82 @@ def _write_sentence_transformers_files(folder: Path, hidden_size: int) -> None:
     })
 
 
+def claim_output(out: Path, kind: str, overwrite: bool) -> None:
+    """Open `out` for a new output of `kind`: refuse files rexbert did not write, another kind of
+    output, or (without `overwrite`) an earlier output of this kind."""
+    earlier = out.is_dir() and any(p.name != outputs.MARKER for p in out.iterdir())
+    outputs.claim(out, kind)
+    if earlier:
+        if not overwrite:
+            raise UserError(f"--out {out}: already holds a rexbert {kind}; pass --overwrite to replace "
+                            "it, or choose another --out")
+        outputs.check_removable(out)
+
+
+def _publish(staging: Path, out: Path, kind: str) -> None:
+    """Checksum, seal and rename a finished staging folder into place."""
+    write_manifest(staging)
+    outputs.seal(staging)
+    replace_folder(staging, out)
+
+
 def export_checkpoint(
     checkpoint: str | Path,
     out: str | Path,
     tokenizer: str | Path | None = None,
     overwrite: bool = False,
+    sentence_max_length: int = 512,
 ) -> Path:
     """Write a transformers + sentence-transformers folder for a rexbert checkpoint."""
     from rexbert.release.hf import write_hf_config, write_hf_weights
 
     checkpoint, out = Path(checkpoint), Path(out)
-    if out.exists() and any(out.iterdir()) and not overwrite:
-        raise UserError(f"--out {out}: folder exists and is not empty; pass --overwrite or another folder")
     model = load_model(checkpoint)
     cfg = model.config
     tokenizer_dir = _tokenizer_source(checkpoint, tokenizer)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    claim_output(out, EXPORT_KIND, overwrite)
+    staging = make_staging_dir(out.parent, f".{out.name}.")
     try:
+        outputs.claim(staging, EXPORT_KIND)
         for item in tokenizer_dir.iterdir():
             if item.is_file():
                 shutil.copy2(item, staging / item.name)
         _check_tokenizer(staging, cfg)
         write_hf_config(cfg, staging)
         write_hf_weights(model, staging)
-        _write_sentence_transformers_files(staging, cfg.hidden_size)
+        _write_sentence_transformers_files(staging, cfg.hidden_size, sentence_max_length)
         atomic_write_text(staging / "README.md", model_card(cfg, out.name, _training_metadata(checkpoint)))
-        replace_folder(staging, out)
+        _publish(staging, out, EXPORT_KIND)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return out
 
 
-def import_hf(model_dir: str | Path, out: str | Path) -> Path:
+def import_hf(model_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
     """Turn a transformers ModernBERT folder into a rexbert checkpoint (weights, config, tokenizer)."""
     from rexbert.release.hf import load_hf_folder
 
     model_dir, out = Path(model_dir), Path(out)
     model = load_hf_folder(model_dir)
-    has_tokenizer = (model_dir / "tokenizer.json").is_file() or (model_dir / "tokenizer_config.json").is_file()
-    staging_tokenizer = None
-    if has_tokenizer:
-        # Only the tokenizer's own files: model weights and configs stay behind.
-        staging_tokenizer = Path(tempfile.mkdtemp(prefix=".tokenizer.", dir=out.parent if out.parent.exists() else None))
-        for item in model_dir.iterdir():
-            if item.is_file() and _is_tokenizer_file(item.name):
-                shutil.copy2(item, staging_tokenizer / item.name)
-    else:
+    tokenizer_files = [item for item in sorted(model_dir.iterdir())
+                       if item.is_file() and _is_tokenizer_file(item.name)]
+    if not tokenizer_files:
         log.warning("%s has no tokenizer files; the checkpoint will have no tokenizer/ folder", model_dir)
+    claim_output(out, CHECKPOINT_KIND, overwrite)
+    staging = make_staging_dir(out.parent, f".{out.name}.")
     try:
-        save_model(model, out, tokenizer_dir=staging_tokenizer)
-    finally:
-        if staging_tokenizer is not None:
-            shutil.rmtree(staging_tokenizer, ignore_errors=True)
+        outputs.claim(staging, CHECKPOINT_KIND)
+        save_model(model, staging)
+        if tokenizer_files:
+            # Only the tokenizer's own files: model weights and configs stay behind.
+            (staging / TOKENIZER_DIR).mkdir()
+            for item in tokenizer_files:
+                shutil.copy2(item, staging / TOKENIZER_DIR / item.name)
+        _publish(staging, out, CHECKPOINT_KIND)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     return out
 
 

@@ -16,12 +16,12 @@ from rexbert.model.checkpoint import CONFIG_FILE, TOKENIZER_DIR, load_model
 
 
 def load_any(model_path: str | Path):
-    """(model, tokenizer folder) from a rexbert checkpoint or a transformers ModernBERT folder."""
+    """(model, tokenizer folder) from a rexbert checkpoint, a transformers ModernBERT folder, or a
+    hub id of one (local hub cache first); both kinds are verified on load."""
+    from rexbert.model.checkpoint import resolve_model_dir
     from rexbert.release.hf import load_hf_folder
 
-    path = Path(model_path)
-    if not path.is_dir():
-        raise UserError(f"--model {path}: folder not found")
+    path = resolve_model_dir(model_path, "--model")
     if (path / CONFIG_FILE).is_file():
         tokenizer_dir = path / TOKENIZER_DIR
         model = load_model(path)
@@ -49,7 +49,7 @@ def load_tokenizer(folder: Path):
 
 
 @torch.no_grad()
-def fill_mask(model, tokenizer, text: str, top_k: int = 5) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
+def predict_masks(model, tokenizer, text: str, top_k: int = 5) -> list[dict[str, Any]] | list[list[dict[str, Any]]]:
     """Top-k candidates per [MASK] in `text`, as transformers' fill-mask pipeline returns them."""
     if tokenizer.mask_token_id is None:
         raise UserError("the tokenizer defines no mask token")

@@ -251,14 +251,19 @@ def hf_mask_token_id(folder: Path) -> int | None:
 
 
 def load_hf_folder(folder: str | Path, device: str = "cpu"):
-    """A transformers ModernBERT folder as a `RexBertForMaskedLM` (in memory, exact weights)."""
+    """A transformers ModernBERT folder as a `RexBertForMaskedLM` (in memory, exact weights).
+
+    The folder's checkpoint.json (an export's) is checked when present, and the weights must be
+    finite.
+    """
     from rexbert.fileio import read_json
-    from rexbert.model.checkpoint import load_state_into
+    from rexbert.model.checkpoint import check_finite, load_state_into, require_intact
     from rexbert.model.modeling import RexBertForMaskedLM
 
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: model folder not found")
+    require_intact(folder)
     config_path = folder / "config.json"
     if not config_path.is_file():
         raise UserError(f"{folder}: no config.json; pass a transformers model folder")
@@ -267,6 +272,7 @@ def load_hf_folder(folder: str | Path, device: str = "cpu"):
         raise UserError(f"{config_path}: expected a JSON object")
     cfg = model_config_from_hf(data, str(config_path), mask_token_id=hf_mask_token_id(folder))
     state = from_hf_state_dict(read_hf_weights(folder), str(folder))
+    check_finite(state.items(), str(folder))
     model = RexBertForMaskedLM(cfg)
     load_state_into(model, state, str(folder))
     return model.to(device).eval()

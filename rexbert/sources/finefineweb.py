@@ -1,9 +1,11 @@
-"""Reader for a web corpus in the FineFineWeb layout.
+"""The FineFineWeb schema and folder layout, on top of the one document reader.
 
 Layout: `root/<domain>/<domain>_NNNNNN.<ext>` with `<ext>` one of `jsonl`, `jsonl.gz`,
 `jsonl.zst` or `parquet`; each record has the fields `text, url, domain, language_score, id`
 (extra fields are kept). This is the layout of FineFineWeb (m-a-p/FineFineWeb) and of the demo
-corpus that `rexbert demo-data` writes.
+corpus that `rexbert demo-data` writes. Files are read by `rexbert.sources.documents`; this
+module adds what is FineFineWeb's own: the five required fields, the domain listing of a corpus
+folder, and streaming the corpus from the hub.
 
 Every record is validated. A malformed one either stops the run with `file:line: reason`
 (`on_error="raise"`, the default) or is counted and written to a rejects file
@@ -12,17 +14,23 @@ Every record is validated. A malformed one either stops the run with `file:line:
 
 from __future__ import annotations
 
-import gzip
-import io
 import json
 import logging
-import re
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
 from rexbert.errors import UserError
+from rexbert.sources.documents import (
+    MalformedRecord,
+    clean_text,
+    decode_json_line,
+    is_document_file,
+    layout_domain,
+    open_text_lines,
+    raw_text,
+    read_records,
+)
 from rexbert.sources.hub import load_hub_dataset, looks_like_hub_id
 from rexbert.sources.rejects import RejectLog, check_on_error
 
@@ -30,20 +38,11 @@ log = logging.getLogger(__name__)
 
 FINEFINEWEB_FIELDS = ("text", "url", "domain", "language_score", "id")
 SUFFIXES = (".jsonl", ".jsonl.gz", ".jsonl.zst", ".parquet")
-_SHARD_NAME = re.compile(r"^(?P<domain>.+)_(?P<index>\d{6})(?P<suffix>\.jsonl(\.gz|\.zst)?|\.parquet)$")
 
-
-class MalformedRecord(Exception):
-    """One record that does not follow the schema.
-
-    `reason` is short and machine-readable (`bad_json`, `bad_utf8`, `not_object`,
-    `missing_<field>`, `bad_<field>`); `detail` says what was found.
-    """
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
-        self.detail = detail
+# MalformedRecord and open_text_lines live in the document reader; they are named here too because
+# FineFineWeb-schema readers use them together with parse_record.
+__all__ = ["FINEFINEWEB_FIELDS", "MalformedRecord", "iter_corpus", "iter_records", "list_domain_files",
+           "open_text_lines", "parse_record", "validate_record"]
 
 
 def list_domain_files(root: str | Path) -> dict[str, list[Path]]:
@@ -60,8 +59,7 @@ def list_domain_files(root: str | Path) -> dict[str, list[Path]]:
     for domain_dir in sorted(p for p in root.iterdir() if p.is_dir()):
         shards, ignored = [], []
         for file in sorted(domain_dir.iterdir()):
-            match = _SHARD_NAME.match(file.name)
-            if file.is_file() and match and match.group("domain") == domain_dir.name:
+            if file.is_file() and file.name.endswith(SUFFIXES) and layout_domain(file) == domain_dir.name:
                 shards.append(file)
             elif not file.name.startswith("."):
                 ignored.append(file.name)
@@ -78,54 +76,29 @@ def list_domain_files(root: str | Path) -> dict[str, list[Path]]:
     return found
 
 
-def open_text_lines(path: str | Path) -> Iterator[tuple[int, bytes]]:
-    """Yield `(line_number, raw_line)` from a `.jsonl`, `.jsonl.gz` or `.jsonl.zst` file.
-
-    Line numbers are 1-based and count every line, so they match `sed -n Np`. A truncated or
-    corrupt compressed file is a `UserError` naming the file and the last good line.
-    """
-    path = Path(path)
-    name = path.name
-    number = 0
-    try:
-        with path.open("rb") as raw_handle:
-            if name.endswith(".gz"):
-                handle: Iterable[bytes] = gzip.GzipFile(fileobj=raw_handle)
-            elif name.endswith(".zst"):
-                import zstandard
-
-                reader = zstandard.ZstdDecompressor().stream_reader(raw_handle)
-                handle = io.BufferedReader(reader)  # type: ignore[arg-type]
-            else:
-                handle = raw_handle
-            for number, line in enumerate(handle, start=1):
-                yield number, line
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except (OSError, EOFError, zlib.error) as err:
-        raise UserError(f"{path}:{number + 1}: cannot decompress ({err}); the file is truncated or corrupt, re-download it") from err
-    except Exception as err:
-        if type(err).__name__ == "ZstdError":
-            raise UserError(f"{path}:{number + 1}: cannot decompress ({err}); the file is truncated or corrupt, re-download it") from err
-        raise
-
-
 def validate_record(record: Any) -> dict[str, Any]:
-    """Check one decoded record against the FineFineWeb schema; return it with `id` as a string."""
+    """Check one decoded record against the FineFineWeb schema; return it with `id` as a string.
+
+    The text goes through `clean_text`, the one validation every reader shares (a lone surrogate
+    is `bad_text`; NUL characters are removed).
+    """
     if not isinstance(record, dict):
         raise MalformedRecord("not_object", f"expected a JSON object, got {type(record).__name__}")
-    for field in FINEFINEWEB_FIELDS:
-        if record.get(field) is None:
-            raise MalformedRecord(f"missing_{field}", f"field '{field}' is missing or null")
-    text = record["text"]
-    if isinstance(text, bytes):
+    for name in FINEFINEWEB_FIELDS:
+        if record.get(name) is None:
+            raise MalformedRecord(f"missing_{name}", f"field '{name}' is missing or null")
+    if isinstance(record["text"], (bytes, bytearray)):
         try:
-            text = record["text"] = text.decode("utf-8")
+            record["text"] = bytes(record["text"]).decode("utf-8")
         except UnicodeDecodeError as err:
             raise MalformedRecord("bad_utf8", f"text is not UTF-8 ({err.reason} at byte {err.start})") from None
-    for field in ("text", "url", "domain"):
-        if not isinstance(record[field], str):
-            raise MalformedRecord(f"bad_{field}", f"'{field}' must be a string, got {type(record[field]).__name__}")
+    for name in ("text", "url", "domain"):
+        if not isinstance(record[name], str):
+            raise MalformedRecord(f"bad_{name}", f"'{name}' must be a string, got {type(record[name]).__name__}")
+        try:
+            record[name] = clean_text(record[name])
+        except ValueError as err:
+            raise MalformedRecord(f"bad_{name}", f"'{name}': {err}") from None
     score = record["language_score"]
     if isinstance(score, bool) or not isinstance(score, (int, float)) or not 0.0 <= float(score) <= 1.0:
         raise MalformedRecord("bad_language_score", f"'language_score' must be a number in [0, 1], got {score!r}")
@@ -137,55 +110,16 @@ def validate_record(record: Any) -> dict[str, Any]:
 
 def parse_record(raw: bytes) -> dict[str, Any]:
     """Decode and validate one FineFineWeb JSON line; raise `MalformedRecord` if it is not valid."""
-    try:
-        line = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise MalformedRecord("bad_utf8", f"{err.reason} at byte {err.start}") from None
-    try:
-        record = json.loads(line)
-    except json.JSONDecodeError as err:
-        raise MalformedRecord("bad_json", f"{err.msg} at column {err.colno}") from None
-    return validate_record(record)
+    return validate_record(decode_json_line(raw))
 
 
-def _iter_raw(path: Path) -> Iterator[tuple[int, Any, bytes | str]]:
-    """Yield `(line, parsed_or_MalformedRecord, raw)` for every non-blank record of one shard."""
-    if path.name.endswith(".parquet"):
-        yield from _iter_parquet(path)
-        return
-    for number, raw in open_text_lines(path):
-        if not raw.strip():
-            continue  # a blank line holds no record: nothing is lost by passing it
-        try:
-            yield number, parse_record(raw), raw
-        except MalformedRecord as bad:
-            yield number, bad, raw
-
-
-def _iter_parquet(path: Path) -> Iterator[tuple[int, Any, bytes | str]]:
-    import pyarrow.parquet as pq
-
-    try:
-        parquet = pq.ParquetFile(path)
-    except FileNotFoundError:
-        raise UserError(f"{path}: file not found") from None
-    except Exception as err:
-        raise UserError(f"{path}: not a readable parquet file ({err}); re-download or rewrite it") from err
-    columns = parquet.schema_arrow.names
-    missing = [field for field in FINEFINEWEB_FIELDS if field not in columns]
+def _check_columns(path: Path, columns: list[str]) -> None:
+    missing = [name for name in FINEFINEWEB_FIELDS if name not in columns]
     if missing:
         # A missing column is a file-level schema error, not a bad row: skipping would drop
         # every row, so both policies stop here.
         raise UserError(f"{path}: missing column(s) {', '.join(missing)}; a FineFineWeb shard needs "
                         f"{', '.join(FINEFINEWEB_FIELDS)} (found {', '.join(columns)})")
-    number = 0
-    for batch in parquet.iter_batches(batch_size=2048):
-        for row in batch.to_pylist():
-            number += 1
-            try:
-                yield number, validate_record(row), ""
-            except MalformedRecord as bad:
-                yield number, bad, json.dumps(row, ensure_ascii=False, default=repr)
 
 
 def iter_records(
@@ -202,20 +136,22 @@ def iter_records(
     """
     check_on_error(on_error)
     path = Path(path)
-    if not path.name.endswith(SUFFIXES):
+    if not path.name.endswith(SUFFIXES) or not is_document_file(path):
         raise UserError(f"{path}: unsupported file type; use one of {', '.join(SUFFIXES)}")
     own_log = not isinstance(rejects, RejectLog)
     reject_log = RejectLog(rejects) if own_log else rejects  # type: ignore[arg-type]
     before = reject_log.total
     try:
-        for number, parsed, raw in _iter_raw(path):
-            if isinstance(parsed, MalformedRecord):
+        for number, record, raw in read_records(path, _check_columns):
+            try:
+                if isinstance(record, MalformedRecord):
+                    raise record
+                yield validate_record(record)
+            except MalformedRecord as bad:
                 if on_error == "raise":
-                    raise UserError(f"{path}:{number}: {parsed.reason}: {parsed.detail}; fix the record, "
-                                    "or pass --on-error skip to write bad records to a rejects file")
-                reject_log.add(path, number, parsed.reason, parsed.detail, raw)
-                continue
-            yield parsed
+                    raise UserError(f"{path}:{number}: {bad.reason}: {bad.detail}; fix or remove the record, "
+                                    "or read with on_error='skip' to write bad records to a rejects file") from None
+                reject_log.add(path, number, bad.reason, bad.detail, raw_text(record, raw))
     finally:
         skipped = reject_log.total - before
         if skipped:
@@ -269,8 +205,8 @@ def _iter_hub(hub_id: str, wanted: set[str] | None, on_error: str, reject_log: R
             record = validate_record(dict(row))
         except MalformedRecord as bad:
             if on_error == "raise":
-                raise UserError(f"{hub_id}:{number}: {bad.reason}: {bad.detail}; "
-                                "pass --on-error skip to write bad records to a rejects file") from None
+                raise UserError(f"{hub_id}:{number}: {bad.reason}: {bad.detail}; fix or remove the record, "
+                                "or read with on_error='skip' to write bad records to a rejects file") from None
             reject_log.add(hub_id, number, bad.reason, bad.detail, json.dumps(dict(row), default=repr))
             continue
         if wanted is None or record["domain"] in wanted:

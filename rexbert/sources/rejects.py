@@ -14,10 +14,12 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Literal
 
 from rexbert.errors import UserError
+from rexbert.sources.documents import BadRecord, Document
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,10 @@ class RejectLog:
         entry = {"file": str(file), "line": line, "reason": reason, "detail": detail, "raw": raw.rstrip("\n")}
         self._handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
+    def reject(self, bad: BadRecord) -> None:
+        """Record one `BadRecord` from the document reader."""
+        self.add(bad.source, bad.line, bad.reason, bad.detail, bad.raw)
+
     def summary(self) -> str:
         """One line such as `3 rejected (bad_json: 2, missing_text: 1) -> rejects.jsonl`."""
         parts = ", ".join(f"{reason}: {n}" for reason, n in sorted(self.counts.items()))
@@ -79,3 +85,33 @@ class RejectLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def readable_documents(items: Iterable[Document | BadRecord], log: RejectLog) -> Iterator[Document]:
+    """The documents among `items` (the reader's output with on_error="skip"); every `BadRecord`
+    goes to `log` with its reason.
+
+    A file that holds records but gives not one document, some of them missing their text field,
+    stops with that record's error instead: the field mapping does not fit the file (the error
+    lists the fields present and says to pass --text-field), and rejecting every record would
+    hide that.
+    """
+    current: object = None
+    documents, missing = 0, None
+    for item in items:
+        if item.source != current:
+            _check_mapping(documents, missing)
+            current, documents, missing = item.source, 0, None
+        if isinstance(item, BadRecord):
+            log.reject(item)
+            if missing is None and item.reason == "missing_text":
+                missing = item
+            continue
+        documents += 1
+        yield item
+    _check_mapping(documents, missing)
+
+
+def _check_mapping(documents: int, missing: BadRecord | None) -> None:
+    if documents == 0 and missing is not None:
+        raise missing.user_error()

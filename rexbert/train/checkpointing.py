@@ -1,16 +1,22 @@
-"""Training checkpoints: atomic, verified, the last k kept, corrupt ones skipped with a message.
+"""Training checkpoints: atomic, verified, the last k kept, damaged ones reported and kept.
 
 A training checkpoint is a rexbert checkpoint directory (model.safetensors, rexbert_config.json,
 tokenizer/) plus
 
-    trainer_state.pt     optimizer, step, tokens, data position, every RNG state (torch.save)
+    trainer_state.pt     optimizer, step, tokens, data position, every RNG state (torch.save of
+                         tensors, numbers, strings, lists and dicts only)
     trainer_state.json   the same counters in readable form
     checkpoint.json      written last: sha256 and size of every file — the completion marker
 
 It is assembled in a temporary sibling folder, every file fsynced, and renamed into place, so a
-kill at any moment leaves either the previous checkpoint set or the new complete one. On load,
-a checkpoint whose manifest is missing or whose files do not match it is reported and the
-previous one is used.
+kill at any moment leaves either the previous checkpoint set or the new complete one.
+
+`load_state` is the one way a state file is read: the checkpoint's checksums are verified first,
+then the file is loaded with `torch.load(weights_only=True)`, which refuses anything but
+tensors and plain values — a pickle that would run code is a one-line error, never executed.
+On `--resume`, a damaged checkpoint is reported and moved aside to `damaged-checkpoint-<step>`
+(never deleted, never overwritten) and the previous intact one is used; when none is intact the
+run stops and says what to do.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import hashlib
 import io
 import logging
 import os
+import pickle
 import random
 import re
 import shutil
@@ -40,8 +47,17 @@ _NAME = re.compile(r"^checkpoint-(\d+)$")
 
 
 def rng_state() -> dict[str, Any]:
-    """Every global RNG the training loop may touch (torch CPU/CUDA, numpy, python)."""
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate()}
+    """Every global RNG the training loop may touch (torch CPU/CUDA, numpy, python), as tensors,
+    numbers and lists only, so that the state file loads with `weights_only=True`."""
+    legacy = np.random.get_state(legacy=False)
+    version, internal, gauss = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"bit_generator": legacy["bit_generator"], "key": legacy["state"]["key"].tolist(),
+                  "pos": int(legacy["state"]["pos"]), "has_gauss": int(legacy["has_gauss"]),
+                  "gauss": float(legacy["gauss"])},
+        "python": [version, list(internal), gauss],
+    }
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -50,8 +66,12 @@ def rng_state() -> dict[str, Any]:
 def set_rng_state(state: dict[str, Any]) -> None:
     """Restore what `rng_state` captured."""
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    numpy = state["numpy"]
+    np.random.set_state({"bit_generator": numpy["bit_generator"],
+                         "state": {"key": np.asarray(numpy["key"], dtype=np.uint32), "pos": numpy["pos"]},
+                         "has_gauss": numpy["has_gauss"], "gauss": numpy["gauss"]})
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -162,23 +182,70 @@ def verify_checkpoint(path: Path) -> str | None:
     return None
 
 
-def latest_valid_checkpoint(phase_dir: Path) -> Path | None:
-    """The newest intact checkpoint of a phase; damaged newer ones are reported and skipped."""
-    for _, path in reversed(list_checkpoints(phase_dir)):
+DAMAGED_PREFIX = "damaged-"
+
+
+def set_aside(path: Path, problem: str) -> Path:
+    """Move a damaged checkpoint to `damaged-<name>` (a name pruning and rewriting never touch)."""
+    target = path.with_name(DAMAGED_PREFIX + path.name)
+    suffix = 1
+    while target.exists():
+        suffix += 1
+        target = path.with_name(f"{DAMAGED_PREFIX}{path.name}.{suffix}")
+    os.replace(path, target)
+    log.warning("%s: unusable checkpoint (%s); kept as %s, continuing from the previous one",
+                path, problem, target.name)
+    return target
+
+
+def resume_point(phase_dir: Path, set_aside_damaged: bool = True) -> Path | None:
+    """The newest intact checkpoint of a phase (None when the phase has none at all).
+
+    Damaged newer ones are moved aside with a warning (by one process only: the others pass
+    `set_aside_damaged=False`). When every checkpoint is damaged the run stops: restarting the
+    phase from step 1 silently would throw the user's compute away.
+    """
+    checkpoints = list_checkpoints(phase_dir)
+    problems = []
+    for _, path in reversed(checkpoints):
         problem = verify_checkpoint(path)
         if problem is None:
+            for damaged, why in problems if set_aside_damaged else ():
+                set_aside(damaged, why)
             return path
-        log.warning("%s: unusable checkpoint (%s); falling back to the previous one", path, problem)
+        problems.append((path, problem))
+    if problems:
+        shown = "; ".join(f"{path.name}: {why}" for path, why in problems)
+        raise UserError(f"{phase_dir}: every checkpoint is damaged ({shown}); nothing was deleted. "
+                        f"To retrain this phase from its start, move {phase_dir} aside "
+                        f"(e.g. to {phase_dir.name}.damaged) and rerun with --resume")
     return None
 
 
-def load_trainer_state(path: Path) -> dict[str, Any]:
-    """The `trainer_state.pt` of a verified checkpoint."""
+def load_state(path: Path) -> dict[str, Any]:
+    """The `trainer_state.pt` of a checkpoint: checksums verified, then loaded weights-only.
+
+    The one reader of state files: resume, the previous phase's optimizer moments, and
+    `init_from` folders all come through here.
+    """
+    if not (path / STATE_FILE).is_file():
+        raise UserError(f"{path}: no {STATE_FILE} (optimizer state); pass a checkpoint written by "
+                        "`rexbert pretrain`, or set optimizer.reset: true")
+    if not (path / MANIFEST).is_file():
+        raise UserError(f"{path}: no {MANIFEST}, so {STATE_FILE} cannot be verified and will not be "
+                        "loaded; pass a checkpoint written by `rexbert pretrain`, or set "
+                        "optimizer.reset: true")
+    problem = verify_checkpoint(path)
+    if problem is not None:
+        raise UserError(f"{path}: damaged checkpoint ({problem}); its trainer state will not be loaded")
     try:
-        # weights_only=False: the state holds numpy/python RNG tuples; it is our own file,
-        # verified against the manifest's checksum before this call.
-        return torch.load(path / STATE_FILE, map_location="cpu", weights_only=False)
-    except Exception as err:  # torch raises many types for a damaged pickle
+        return torch.load(path / STATE_FILE, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = re.search(r"GLOBAL (\S+)", str(err))
+        what = f"a reference to {found.group(1)}" if found else "objects"
+        raise UserError(f"{path / STATE_FILE}: holds {what}, not only tensors and plain values; "
+                        "refusing to load it (rexbert never writes such a state file)") from err
+    except Exception as err:  # torch raises many types for a damaged file
         raise UserError(f"{path / STATE_FILE}: cannot read trainer state ({err})") from err
 
 
@@ -193,12 +260,18 @@ def point_final(phase_dir: Path, checkpoint: Path) -> None:
     os.replace(tmp, link)
 
 
+def final_pointer(phase_dir: Path) -> Path | None:
+    """Where `final.json` points (not verified), or None when the phase has not finished."""
+    pointer = phase_dir / "final.json"
+    return phase_dir / read_json(pointer)["checkpoint"] if pointer.is_file() else None
+
+
 def final_checkpoint(phase_dir: Path) -> Path | None:
     """The phase's final checkpoint if the phase finished and it is intact, else None."""
-    pointer = phase_dir / "final.json"
-    if not pointer.is_file():
+    path = final_pointer(phase_dir)
+    if path is None:
         return None
-    path = phase_dir / read_json(pointer)["checkpoint"]
+    pointer = phase_dir / "final.json"
     problem = verify_checkpoint(path)
     if problem is not None:
         raise UserError(f"{path}: the final checkpoint of this phase is damaged ({problem}); "

@@ -8,6 +8,7 @@ gradients and optimizer state for models that do not fit one device (the `large`
 
 from __future__ import annotations
 
+import contextlib
 import os
 from dataclasses import dataclass
 
@@ -95,3 +96,77 @@ def destroy(info: DistInfo) -> None:
     """Leave the process group."""
     if info.enabled and dist.is_initialized():
         dist.destroy_process_group()
+
+
+# ----------------------------------------------------------------------------- state and sync
+# Everything that differs between a plain module, DDP and FSDP2 is answered here, so the
+# trainer never asks which wrapper it holds.
+
+
+def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
+    """The complete model weights on CPU (FSDP2 gathers the shards; every rank must call it)."""
+    if is_fsdp(model):
+        from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
+
+        return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return plain_module(model).state_dict()
+
+
+def optimizer_state_dict(model: nn.Module, optimizer: torch.optim.Optimizer) -> dict:
+    """The complete optimizer state (FSDP2 gathers it; every rank must call it)."""
+    if is_fsdp(model):
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            get_optimizer_state_dict,
+        )
+
+        return get_optimizer_state_dict(model, optimizer,
+                                        options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return optimizer.state_dict()
+
+
+def load_optimizer_state(model: nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
+    """Load a complete optimizer state written by `optimizer_state_dict` (any world size)."""
+    if is_fsdp(model):
+        from torch.distributed.checkpoint.state_dict import (
+            StateDictOptions,
+            set_optimizer_state_dict,
+        )
+
+        set_optimizer_state_dict(model, optimizer, optim_state_dict=state,
+                                 options=StateDictOptions(full_state_dict=True))
+    else:
+        optimizer.load_state_dict(state)
+
+
+def plain_module(model: nn.Module) -> nn.Module:
+    """The model without DDP / torch.compile wrappers (its config and parameter names)."""
+    from rexbert.model.checkpoint import unwrap_model
+
+    return unwrap_model(model)
+
+
+def eval_module(model: nn.Module) -> nn.Module:
+    """What to call for evaluation: DDP's inner module (no gradient hooks); FSDP2's sharded
+    module itself, called on every rank."""
+    return model if is_fsdp(model) else plain_module(model)
+
+
+def no_sync(model: nn.Module, skip: bool):
+    """DDP's `no_sync` (no gradient all-reduce) for every micro-batch but the last of a step."""
+    context = getattr(model, "no_sync", None)
+    return context() if (skip and context is not None) else contextlib.nullcontext()
+
+
+def clip_grad_norm(model: nn.Module, limit: float | None) -> float:
+    """Clip the global gradient norm (inf: measure only); the norm as a float on every rank."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.clip_grad_norm_(params, limit if limit is not None else float("inf"))
+    if hasattr(norm, "full_tensor"):  # FSDP2: a DTensor
+        norm = norm.full_tensor()
+    return float(norm)
+
+
+def all_ranks_ok(ok: bool, info: DistInfo) -> bool:
+    """Whether `ok` holds on every rank (so a check made on rank 0 stops every rank, not one)."""
+    return int(all_reduce_sum(torch.tensor([0 if ok else 1]), info).item()) == 0

@@ -1,13 +1,10 @@
-"""Learning-rate and batch-size schedules as pure functions of the step (or of tokens seen).
+"""Learning-rate and batch-size schedules of a phase, as functions of the step (or of tokens seen).
 
-Warmup–stable–decay (trapezoidal, ModernBERT / RexBERT): linear warmup to the peak over
-`warmup_steps`, constant, then over the last `decay_steps` a decay to `floor` shaped
-
-    1−√:    lr = floor + (peak − floor) · (1 − √p)        p = progress through the decay ∈ [0, 1]
-    linear: lr = floor + (peak − floor) · (1 − p)
-    cosine: lr = floor + (peak − floor) · ½(1 + cos πp)
-
-1−√ decays fast at first and slowly at the end; the paper anneals phase 3 with it.
+Warmup–stable–decay (trapezoidal, ModernBERT / RexBERT) is transformers' `get_wsd_schedule`:
+linear warmup, a plateau at the peak, then over the last `decay_steps` a decay to
+`min_lr_ratio · peak` shaped 1−√ (the paper anneals phase 3 with it), linear or cosine. It is a
+`LambdaLR`, so the rate is a closed-form function of the step and a resumed run gets exactly the
+rates of an uninterrupted one.
 
 Batch-size warmup (ModernBERT): the global batch grows linearly with the tokens seen, from a
 start size to the full size over `warmup_tokens`, because small batches are more
@@ -16,38 +13,47 @@ sample-efficient early in training.
 
 from __future__ import annotations
 
-import math
+from torch.optim import Optimizer
+from torch.optim.lr_scheduler import LambdaLR
 
-DECAY_SHAPES = ("1-sqrt", "linear", "cosine")
-
-
-def wsd_lr(step: int, total_steps: int, peak: float, warmup_steps: int, decay_steps: int,
-           floor: float = 0.0, shape: str = "1-sqrt") -> float:
-    """Learning rate at optimizer step `step` (0-based) of a `total_steps`-step phase."""
-    if warmup_steps > 0 and step < warmup_steps:
-        return peak * (step + 1) / warmup_steps
-    decay_start = total_steps - decay_steps
-    if decay_steps <= 0 or step < decay_start:
-        return peak
-    progress = min(1.0, (step - decay_start + 1) / decay_steps)
-    if shape == "1-sqrt":
-        factor = 1.0 - math.sqrt(progress)
-    elif shape == "linear":
-        factor = 1.0 - progress
-    elif shape == "cosine":
-        factor = 0.5 * (1.0 + math.cos(math.pi * progress))
-    else:
-        raise ValueError(f"unknown decay shape {shape!r}; choose one of {', '.join(DECAY_SHAPES)}")
-    return floor + (peak - floor) * factor
+from rexbert.train.config import BatchWarmupSpec, ScheduleSpec
 
 
-def batch_tokens_at(tokens_seen: int, batch_tokens: int, start_batch_tokens: int | None,
-                    warmup_tokens: int) -> int:
+def wsd_steps(schedule: ScheduleSpec, total_steps: int) -> tuple[int, int]:
+    """(warmup steps, decay steps) of a `total_steps`-step phase (rounding never overlaps them)."""
+    warmup = int(round(schedule.warmup_fraction * total_steps))
+    return warmup, min(int(round(schedule.decay_fraction * total_steps)), total_steps - warmup)
+
+
+def wsd_scheduler(optimizer: Optimizer, schedule: ScheduleSpec, total_steps: int, start_step: int = 0) -> LambdaLR:
+    """transformers' WSD schedule over the optimizer's current `lr` (the peak), positioned so that
+    the next optimizer update is update `start_step` (0-based) of the phase.
+
+    transformers gives update s the factor λ(s), so the first warmup update would run at lr 0
+    and the last decay update one step short of the floor. Here update s runs at λ(s + 1): the
+    warmup reaches the peak on its last update and the decay lands on the floor on the phase's
+    last update (what the recipes' "decay to zero" means). LambdaLR's own first step during
+    construction supplies the +1 when it is built with `last_epoch = start_step`. With no decay,
+    the plateau is one step longer so that λ(total_steps) of the last update stays at the peak.
+    """
+    from transformers import get_wsd_schedule
+
+    warmup, decay = wsd_steps(schedule, total_steps)
+    stable = total_steps - warmup - decay + (1 if decay == 0 else 0)
+    for group in optimizer.param_groups:
+        group["initial_lr"] = group["lr"]
+    return get_wsd_schedule(optimizer, num_warmup_steps=warmup, num_decay_steps=decay,
+                            num_stable_steps=stable, warmup_type="linear",
+                            decay_type=schedule.decay_shape, min_lr_ratio=schedule.min_lr_ratio,
+                            last_epoch=start_step)
+
+
+def batch_tokens_at(tokens_seen: int, batch_tokens: int, warmup: BatchWarmupSpec | None) -> int:
     """Global batch size in tokens after `tokens_seen` tokens, with linear batch-size warmup."""
-    if not start_batch_tokens or warmup_tokens <= 0 or tokens_seen >= warmup_tokens:
+    if warmup is None or tokens_seen >= warmup.warmup_tokens:
         return batch_tokens
-    fraction = tokens_seen / warmup_tokens
-    return int(round(start_batch_tokens + (batch_tokens - start_batch_tokens) * fraction))
+    fraction = tokens_seen / warmup.warmup_tokens
+    return int(round(warmup.start_batch_tokens + (batch_tokens - warmup.start_batch_tokens) * fraction))
 
 
 def packs_per_step(batch_tokens: int, micro_batch_tokens: int, world_size: int) -> int:
@@ -56,12 +62,12 @@ def packs_per_step(batch_tokens: int, micro_batch_tokens: int, world_size: int) 
     return max(world_size, -(-packs // world_size) * world_size)
 
 
-def steps_for_tokens(token_budget: int, batch_tokens: int, start_batch_tokens: int | None,
-                     warmup_tokens: int, micro_batch_tokens: int, world_size: int = 1) -> int:
+def steps_for_tokens(token_budget: int, batch_tokens: int, warmup: BatchWarmupSpec | None,
+                     micro_batch_tokens: int, world_size: int = 1) -> int:
     """Optimizer steps needed to see `token_budget` nominal tokens under the batch schedule."""
     steps, seen = 0, 0
     while seen < token_budget:
-        size = batch_tokens_at(seen, batch_tokens, start_batch_tokens, warmup_tokens)
+        size = batch_tokens_at(seen, batch_tokens, warmup)
         seen += packs_per_step(size, micro_batch_tokens, world_size) * micro_batch_tokens
         steps += 1
     return max(1, steps)

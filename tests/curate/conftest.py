@@ -26,12 +26,13 @@ FILLER = ("apple river stone cloud green quiet morning garden window letter cand
 ITEMS = ["jacket", "camera", "guitar", "blender", "helmet", "tent", "lipstick", "watch", "bicycle", "kettle"]
 
 
-def make_corpus(root: Path, seed: int = 0, per_domain: int = 40,
-                domains=("news", "sports", "fashion")) -> dict[str, dict]:
-    """Write root/<domain>/<domain>_000000.jsonl (+ a second shard for the first domain); return truth by id."""
+def corpus_rows(seed: int = 0, per_domain: int = 40, domains=("news", "sports", "fashion")) -> tuple[dict, dict]:
+    """(domain → FineFineWeb records, truth by id): half commerce, planted German, profane and
+    near-duplicate documents."""
     rng = random.Random(seed)
     truth: dict[str, dict] = {}
-    for d_index, domain in enumerate(domains):
+    by_domain: dict[str, list[dict]] = {}
+    for domain in domains:
         rows = []
         for i in range(per_domain):
             doc_id = f"{domain}-{i}"
@@ -52,6 +53,16 @@ def make_corpus(root: Path, seed: int = 0, per_domain: int = 40,
         dup = dict(rows[0], id=f"{domain}-dup", text=rows[0]["text"].replace("today", "now", 1))
         rows.append(dup)
         truth[dup["id"]] = dict(truth[rows[0]["id"]], id=dup["id"], duplicate_of=rows[0]["id"], near_duplicate=True)
+        by_domain[domain] = rows
+    return by_domain, truth
+
+
+def make_corpus(root: Path, seed: int = 0, per_domain: int = 40,
+                domains=("news", "sports", "fashion")) -> dict[str, dict]:
+    """Write root/<domain>/<domain>_000000.jsonl (+ a second shard and bad lines of every kind for
+    the first domain, and an undeclared `finance` folder); return truth by id."""
+    by_domain, truth = corpus_rows(seed, per_domain, domains)
+    for d_index, (domain, rows) in enumerate(by_domain.items()):
         folder = root / domain
         folder.mkdir(parents=True, exist_ok=True)
         lines = [json.dumps(r).encode() for r in rows]
@@ -74,6 +85,18 @@ def make_corpus(root: Path, seed: int = 0, per_domain: int = 40,
     return truth
 
 
+def kept_records(out: Path) -> dict[str, dict]:
+    """Every kept record of a curation, by id."""
+    return {row["id"]: row for path in sorted((out / "kept").rglob("*.jsonl"))
+            for row in map(json.loads, path.read_text().splitlines())}
+
+
+def write_config(path: Path, domains: str = "filter_required: [news, sports]\n  directly_selected: [fashion]") -> Path:
+    """TEST_CONFIG with other domain lists, written to `path`."""
+    path.write_text(TEST_CONFIG.replace("filter_required: [news, sports]\n  directly_selected: [fashion]", domains))
+    return path
+
+
 import pytest  # noqa: E402
 
 TEST_CONFIG = """
@@ -84,14 +107,39 @@ sampling: {per_domain: 40}
 audit: {per_domain: 16, max_rounds: 2}
 distill: {epochs: 10, folds: 3}
 labelling:
+  labeller: {backend: lexicon}
   auditor: {backend: lexicon, lexicon: {threshold: 2.0}}
 """
 
 
 @pytest.fixture
 def fixture_corpus(tmp_path):
-    """(corpus dir, truth by id, config path) of the small planted corpus; the lexicon audits itself for speed."""
+    """(corpus dir, truth by id, config path) of the small planted corpus; the lexicon labels and audits
+    itself for speed (the labellers have tests of their own)."""
     truth = make_corpus(tmp_path / "corpus")
     config = tmp_path / "curate.yaml"
     config.write_text(TEST_CONFIG)
     return tmp_path / "corpus", truth, config
+
+
+@pytest.fixture(scope="session")
+def finished_fixture_run(tmp_path_factory):
+    """(out, truth, corpus, config): one finished curation of the planted corpus, shared by the
+    tests that only read it (copy it before changing it)."""
+    from rexbert.cli.main import main
+
+    root = tmp_path_factory.mktemp("finished")
+    truth = make_corpus(root / "corpus")
+    config = root / "curate.yaml"
+    config.write_text(TEST_CONFIG)
+    assert main(["curate", "--input", str(root / "corpus"), "--out", str(root / "out"), "--config", str(config)]) == 0
+    return root / "out", truth, root / "corpus", config
+
+
+@pytest.fixture(scope="session")
+def helpers():
+    """The corpus and output helpers of this file, for tests that build their own corpora."""
+    import types
+
+    return types.SimpleNamespace(corpus_rows=corpus_rows, make_corpus=make_corpus, kept_records=kept_records,
+                                 write_config=write_config)

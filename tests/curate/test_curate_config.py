@@ -26,7 +26,9 @@ def test_default_file_is_the_builtin_recipe():
     assert cfg.domains.filter_required == list(FILTER_REQUIRED_DOMAINS) and len(FILTER_REQUIRED_DOMAINS) == 9
     assert cfg.domains.directly_selected == list(DIRECTLY_SELECTED_DOMAINS) and len(DIRECTLY_SELECTED_DOMAINS) == 6
     assert cfg.cleaning.language.languages == ["en"]
-    assert {cfg.labelling.labeller.backend, cfg.labelling.auditor.backend} == {"lexicon", "embedding"}
+    # the offline teacher: the fitted embedding head, audited by the same head reading more of each document
+    assert (cfg.labelling.labeller.backend, cfg.labelling.auditor.backend) == ("embedding", "embedding")
+    assert cfg.labelling.auditor.embedding.passages > cfg.labelling.labeller.embedding.passages
 
 
 def test_backend_blocks_are_required(tmp_path):

@@ -30,19 +30,28 @@ def test_fasttext_trains_and_predicts_under_numpy2():
 
 
 def test_nan_divergence_becomes_a_user_error(monkeypatch):
-    import fasttext
-
     calls = []
 
-    def diverge(**kwargs):
-        calls.append(kwargs["lr"])
-        raise RuntimeError("Encountered NaN.")
+    def diverge(train_path, model_path, params, check):
+        calls.append(params["lr"])
+        raise distill._Diverged("Encountered NaN.")
 
-    monkeypatch.setattr(fasttext, "train_supervised", diverge)
+    monkeypatch.setattr(distill, "_fit_in_fresh_process", diverge)
     texts, labels = _data(5)
-    with pytest.raises(UserError, match=r"Encountered NaN.*3 tries.*lower distill.lr"):
+    with pytest.raises(UserError, match=r"Encountered NaN.*distill.lr=0.1 and at 0.025, 0.00625.*lower distill.lr"):
         distill.train_fasttext(texts, labels, DistillConfig(lr=0.1), seed=0)
-    assert calls == [0.1, 0.1, 0.1, 0.025, 0.00625]  # retries at the same rate, then lower
+    assert calls == [0.1, 0.025, 0.00625]  # training is reproducible: a diverged rate is not retried
+
+
+def test_fasttext_training_is_reproducible_model_after_model(tmp_path):
+    # In one long-lived process this fastText build gave a different model from about the
+    # fourth training on; every model is now fitted in a fresh interpreter.
+    texts, labels = _data(30)
+    saved = []
+    for i in range(6):
+        distill.train_fasttext(texts, labels, DistillConfig(epochs=10), seed=3, save_to=tmp_path / f"m{i}.bin")
+        saved.append((tmp_path / f"m{i}.bin").read_bytes())
+    assert all(blob == saved[0] for blob in saved)
 
 
 def test_distill_domain_writes_model_and_validation(tmp_path):

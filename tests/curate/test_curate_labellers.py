@@ -11,6 +11,7 @@ import pytest
 
 from rexbert.curate.config import EmbeddingOptions, HFOptions, LexiconOptions, OpenAIOptions
 from rexbert.curate.labellers.base import LabelCache, LabelItem, load_prompt
+from rexbert.curate.labellers.lexicon import LexiconLabeller
 from rexbert.curate.labellers.openai_chat import OpenAIChatLabeller, parse_answer
 from rexbert.errors import UserError
 
@@ -163,11 +164,61 @@ def test_lexicon_scores_and_refines():
 def test_embedding_zero_shot_with_the_shipped_model():
     from rexbert.curate.labellers.embedding import EmbeddingLabeller
 
-    labeller = EmbeddingLabeller(EmbeddingOptions(batch_size=8))
+    labeller = EmbeddingLabeller(EmbeddingOptions(batch_size=8, mode="prototypes"))
     labels = labeller.label([COMMERCE, NEWS])
     assert [lab.label for lab in labels] == [True, False]
     assert 0.5 < labels[0].score <= 1 and 0 <= labels[1].score < 0.5
     assert labels[0].reason.startswith("closest relevant prototype")
+
+
+LISTING = LabelItem("l1", "hobby", "\n".join([
+    "Wooden Train Set 52 Pieces Bridge Tunnel", "Magnetic Building Tiles 100 pcs STEM Kids 3+",
+    "Remote Control Car 1:18 Off Road 2.4GHz", "Plush Unicorn Soft Toy 30cm Pink",
+    "Jigsaw Puzzle 1000 Pieces Mountain Lake", "Dolls House Furniture Kitchen Set 1:12 Scale"]))
+BUSINESS = LabelItem("b1", "news", "Shares in the retailer fell sharply after it warned that profits would be lower this "
+                                   "year, blaming weak spending over the holidays, and the chief executive said stores "
+                                   "would close and jobs would go.")
+
+
+def test_embedding_head_reads_a_bare_listing_and_business_news(tmp_path):
+    from sklearn.linear_model import LogisticRegression
+
+    from rexbert.curate.labellers import embedding
+    from rexbert.curate.labellers.embedding import EmbeddingLabeller, load_examples
+
+    embedding._PROCESS_CACHE.clear()  # every embedding below is computed here, and so reaches the disk cache
+    # the failure of keyword labelling: the listing names no price or "buy", the news does
+    lexicon = LexiconLabeller(LexiconOptions(threshold=1.0))
+    assert [lab.label for lab in lexicon.label([LISTING, BUSINESS])] != [True, False]
+    labeller = EmbeddingLabeller(EmbeddingOptions(batch_size=8), tmp_path / "emb.sqlite")
+    labels = labeller.label([LISTING, BUSINESS, COMMERCE, NEWS])
+    assert [lab.label for lab in labels] == [True, False, True, False]
+    assert labels[0].reason.startswith("head p(relevant)=")
+    # the head is scikit-learn's logistic regression on the mean passage embedding
+    _, examples = load_examples(None)
+    keys = sorted(labeller.training)
+    x, y = labeller.embed([labeller.training[k][0] for k in keys]), [labeller.training[k][1] for k in keys]
+    reference = LogisticRegression(C=1.0, class_weight="balanced", max_iter=2000).fit(x, y)
+    without_self_training = EmbeddingLabeller(EmbeddingOptions(batch_size=8, self_training=False))
+    probs = [lab.score for lab in without_self_training.label([LISTING, BUSINESS])]
+    assert probs == pytest.approx(reference.predict_proba(labeller.embed([LISTING, BUSINESS]))[:, 1].tolist(), abs=1e-6)
+    assert labeller.sources["examples"] == len(examples) > 60
+    # a second labeller reads the embeddings back from the disk cache instead of encoding
+    embedding._PROCESS_CACHE.clear()
+    again = EmbeddingLabeller(EmbeddingOptions(batch_size=8), tmp_path / "emb.sqlite")
+    again._encode = None  # encoding now would fail
+    assert [lab.label for lab in again.label([LISTING, BUSINESS, COMMERCE, NEWS])] == [True, False, True, False]
+
+
+def test_prompt_backends_take_seed_labels_as_fewshot(tmp_path):
+    with ChatServer() as server:
+        labeller = _openai(server.url, tmp_path / "cache.sqlite")
+        note = labeller.use_seed_labels([COMMERCE, NEWS, LISTING], [True, False, True], max_examples=2)
+        assert note.startswith("took 2 seed label(s)") and "+fewshot-" in labeller.prompt.effective_version
+        labeller.label([BUSINESS])
+        sent = server.requests[-1]["messages"]
+        assert [m["role"] for m in sent] == ["system", "user", "assistant", "user", "assistant", "user"]
+        assert json.loads(sent[2]["content"])["label"] == "relevant" and json.loads(sent[4]["content"])["label"] == "not_relevant"
 
 
 def test_hf_sequence_classifier_on_a_tiny_random_model(tmp_path):
@@ -199,6 +250,12 @@ def test_hf_sequence_classifier_on_a_tiny_random_model(tmp_path):
                        LabelCache(tmp_path / "cache.sqlite"))
     assert [lab.to_dict() for lab in again.label([COMMERCE, NEWS])] == [lab.to_dict() for lab in first]
     assert again.usage["cached"] == 2 and again._model is None
+    # a causal-LM prompt carries the few-shot examples (seed labels, audit disagreements) as earlier turns
+    again._tokenizer = fast
+    again.prompt.fewshot.append(("news", "The council met on Tuesday.", False, "civic news"))
+    rendered = again._prompt_text(COMMERCE)
+    answer = '{"label": "not_relevant", "reason": "civic news"}'
+    assert rendered.index("The council met on Tuesday.") < rendered.index(answer) < rendered.index(COMMERCE.text)
 
 
 def test_hf_rejects_a_folder_without_config(tmp_path):

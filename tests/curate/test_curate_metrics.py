@@ -8,6 +8,7 @@ from rexbert.curate.distill import calibration
 from rexbert.curate.metrics import (
     best_kappa_threshold,
     cohen_kappa,
+    confusion,
     precision_recall_f1,
     threshold_by_policy,
 )
@@ -22,6 +23,17 @@ def test_kappa_and_prf_match_sklearn():
     assert prf["precision"] == pytest.approx(precision_score(a, b))
     assert prf["recall"] == pytest.approx(recall_score(a, b))
     assert prf["f1"] == pytest.approx(f1_score(a, b))
+
+
+def test_the_conventions_sklearn_leaves_open():
+    # both labelings hold one and the same class: sklearn's kappa is NaN, the audit loop needs a number
+    assert cohen_kappa([True] * 5, [True] * 5) == 1.0
+    assert cohen_kappa([True] * 5, [False] * 5) == pytest.approx(cohen_kappa_score([True] * 5, [False] * 5)) == 0.0
+    assert cohen_kappa([], []) == 0.0
+    # a filter that keeps nothing made no wrong keep (precision 1) and found nothing (recall 0)
+    assert precision_recall_f1([True, False], [False, False]) == {"precision": 1.0, "recall": 0.0, "f1": 0.0,
+                                                                "accuracy": 0.5}
+    assert confusion([True, True, False], [True, False, True]) == {"tp": 1, "fp": 1, "fn": 1, "tn": 0}
 
 
 def test_best_kappa_threshold_separates_perfectly():

@@ -6,12 +6,13 @@ import numpy as np
 
 from rexbert.data.masking import (
     IGNORE_INDEX,
+    MaskingConfig,
     non_special_ids,
     replace_masked,
     span_mask,
     stochastic_round,
 )
-from rexbert.data.pipeline import MaskingSpec, TokenSpec, pack_to_batch
+from rexbert.data.stream import TokenSpec, pack_to_batch
 
 
 def test_rate_per_document_and_specials_never_masked():
@@ -96,7 +97,7 @@ class _Component:
 
 def test_guided_share_and_coverage_in_packs():
     tokens = TokenSpec(cls_token_id=2, sep_token_id=3, mask_token_id=4, special_ids=(0, 1, 2, 3, 4), vocab_size=100)
-    spec = MaskingSpec(rate=0.15, mean_span=3.0, guided_share=0.05)
+    spec = MaskingConfig(rate=0.15, mean_span=3.0, guided_share=0.05)
     repl = non_special_ids(100, tokens.special_ids)
     guided = total = 0
     for seed in range(400):
@@ -107,7 +108,7 @@ def test_guided_share_and_coverage_in_packs():
         assert (batch.labels[batch.cu_seqlens[:-1]] == IGNORE_INDEX).all()  # [CLS] never predicted
     assert abs(guided / total - 0.05) < 0.015
     # A share of 1 makes every document guided; its spans (shifted by [CLS]) are all predicted.
-    spec = MaskingSpec(rate=0.15, mean_span=3.0, guided_share=1.0)
+    spec = MaskingConfig(rate=0.15, mean_span=3.0, guided_share=1.0)
     batch = pack_to_batch([(0, 0, 0, 60)], [_Component()], tokens, spec, np.random.default_rng(0), repl)
     assert batch.guided_docs == 1
     assert (batch.labels[6:9] != IGNORE_INDEX).all() and (batch.labels[21:25] != IGNORE_INDEX).all()

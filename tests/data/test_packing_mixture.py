@@ -8,8 +8,8 @@ import numpy as np
 
 from rexbert.data.mixture import apply_temperature, mixture_probabilities, schedule_fraction
 from rexbert.data.packing import best_fit_take, chunk_lengths, cu_seqlens_from_lengths
-from rexbert.data.pipeline import TrainStream, build_components, heldout_packs
 from rexbert.data.shards import ShardSet
+from rexbert.data.stream import TrainStream, build_components, heldout_packs
 
 
 def test_best_fit_fills_the_budget():

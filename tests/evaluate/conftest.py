@@ -110,6 +110,59 @@ def models_dir(tmp_path_factory) -> Path:
     return root
 
 
+def train_bert_mlm(folder: Path, texts: list[str], steps: int = 120, seed: int = 0) -> Path:
+    """The tiny BERT of `save_bert`, trained briefly on `texts` with 15% token masking, so that
+    it recovers some masked tokens (a random head recovers none, which no test can tell apart
+    from scoring the wrong targets)."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, DataCollatorForLanguageModeling
+
+    save_bert(folder, seed=seed)
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForMaskedLM.from_pretrained(str(folder))
+    collate = DataCollatorForLanguageModeling(tokenizer, mlm_probability=0.15)
+    encoded = [tokenizer(t, truncation=True, max_length=64) for t in texts]
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model.train()
+    for _ in range(steps):
+        chosen = torch.randint(len(encoded), (16,), generator=generator).tolist()
+        batch = collate([encoded[i] for i in chosen])
+        model(**batch).loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval().save_pretrained(folder)
+    return folder
+
+
+def template_titles(rows: int, seed: int = 0) -> list[str]:
+    """Titles from one template with random slots: its fixed words are learnable, its slots are
+    not, so a briefly trained model recovers some masked tokens and misses others."""
+    rng = random.Random(seed)
+    slots = [WORDS[:5], ["cotton", "leather", "steel", "glass", "wooden"], WORDS[5:12],
+             ["women", "men", "kids"]]
+    return [f"{rng.choice(slots[0])} {rng.choice(slots[1])} {rng.choice(slots[2])} for "
+            f"{rng.choice(slots[3])} with a small pack" for _ in range(rows)]
+
+
+@pytest.fixture(scope="session")
+def trained_mlm(tmp_path_factory) -> Path:
+    """A tiny BERT masked-LM trained for a few seconds on `template_titles`."""
+    return train_bert_mlm(tmp_path_factory.mktemp("trained") / "bert_trained",
+                          template_titles(200, seed=7), steps=40)
+
+
+@pytest.fixture(scope="session")
+def titles_parquet(tmp_path_factory) -> Path:
+    """30 template titles (`title`) beside 30 random long descriptions (`description`)."""
+    path = tmp_path_factory.mktemp("titles") / "titles.parquet"
+    frame = product_frame(30, seed=2)
+    pd.DataFrame({"title": template_titles(30, seed=1),
+                  "description": frame["product_description"]}).to_parquet(path)
+    return path
+
+
 @pytest.fixture(scope="session")
 def products_parquet(tmp_path_factory) -> Path:
     """Products in the ESCI products schema (title + description) as parquet."""

@@ -9,7 +9,8 @@ from sklearn.metrics import accuracy_score
 
 from rexbert.cli.main import main
 from rexbert.errors import UserError
-from rexbert.evaluate.glue import GLUE_TASKS, GlueFineTune, GlueSettings, read_glue_tsv
+from rexbert.evaluate.config import GlueSettings
+from rexbert.evaluate.glue_tasks import GLUE_TASKS, GlueFineTune, read_glue_tsv
 from rexbert.evaluate.models import ModelSpec
 
 WORDS = "red blue green shoe shirt cotton leather women men small large kitchen knife phone case".split()
@@ -129,11 +130,11 @@ def test_glue_metrics_match_sklearn_and_scipy(models_dir, glue_dir, monkeypatch)
 
     monkeypatch.setattr(GlueFineTune, "_predict", keep)
     spec = ModelSpec("tiny", models_dir / "bert_mlm")
-    settings = GlueSettings(glue_dir=glue_dir, epochs=1, batch_size=8, learning_rate=1e-3)
-    sst = GlueFineTune(GLUE_TASKS["sst2"], settings)
+    settings = GlueSettings(epochs=1, batch_size=8, learning_rate=1e-3)
+    sst = GlueFineTune(GLUE_TASKS["sst2"], glue_dir, settings)
     _, (measured,) = sst.evaluate(spec)
     assert measured.value == pytest.approx(accuracy_score(sst.dev.labels, captured["sst2"]))
-    stsb = GlueFineTune(GLUE_TASKS["stsb"], settings)
+    stsb = GlueFineTune(GLUE_TASKS["stsb"], glue_dir, settings)
     _, (pearson, spearman) = stsb.evaluate(spec)
     assert pearson.value == pytest.approx(stats.pearsonr(captured["stsb"], stsb.dev.labels)[0])
     assert spearman.value == pytest.approx(stats.spearmanr(captured["stsb"], stsb.dev.labels)[0])
@@ -173,15 +174,15 @@ def test_glue_errors(models_dir, glue_dir, tmp_path, capsys):
     (bad / "train.tsv").write_text("sentence\tlabel\nred shoe\t1\nblue shirt\tpositive\n")
     (bad / "dev.tsv").write_text("sentence\tlabel\n")
     with pytest.raises(UserError, match=r"train.tsv:3: label 'positive' is not one of 0, 1"):
-        GlueFineTune(GLUE_TASKS["sst2"], GlueSettings(glue_dir=tmp_path / "bad"))
+        GlueFineTune(GLUE_TASKS["sst2"], tmp_path / "bad", GlueSettings())
     (bad / "train.tsv").write_text("sentence\tlabel\nred shoe\t1\n")
     with pytest.raises(UserError, match="the dev split is empty"):
-        GlueFineTune(GLUE_TASKS["sst2"], GlueSettings(glue_dir=tmp_path / "bad"))
+        GlueFineTune(GLUE_TASKS["sst2"], tmp_path / "bad", GlueSettings())
     (bad / "dev.tsv").write_text("text\tlabel\nred\t1\n")
     with pytest.raises(UserError, match="no column 'sentence'"):
-        GlueFineTune(GLUE_TASKS["sst2"], GlueSettings(glue_dir=tmp_path / "bad"))
+        GlueFineTune(GLUE_TASKS["sst2"], tmp_path / "bad", GlueSettings())
     with pytest.raises(UserError, match="no folder for QNLI"):
-        GlueFineTune(GLUE_TASKS["qnli"], GlueSettings(glue_dir=tmp_path / "bad"))
+        GlueFineTune(GLUE_TASKS["qnli"], tmp_path / "bad", GlueSettings())
     # No --glue-dir and no hub (tests run offline): a one-line error saying what to pass.
     status = main(
         [

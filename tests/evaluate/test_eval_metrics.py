@@ -6,16 +6,9 @@ import numpy as np
 import pytest
 import torch
 from scipy import stats
-from sklearn.metrics import accuracy_score, f1_score
+from sklearn.metrics import accuracy_score
 
-from rexbert.evaluate.metrics import (
-    accuracy,
-    f1_binary,
-    pearson,
-    spearman,
-    topk_accuracy,
-    topk_hits,
-)
+from rexbert.evaluate.metrics import accuracy, pearson, spearman, topk_accuracy, topk_hits
 
 
 def test_topk_accuracy_hand_computed():
@@ -56,10 +49,12 @@ def test_correlation_of_constant_is_nan_not_a_number():
     assert math.isnan(pearson([0.1, 0.2, 0.3], [1.0, 1.0, 1.0]))
 
 
-def test_accuracy_and_f1_match_sklearn():
+def test_accuracy_matches_sklearn_and_is_nan_when_empty():
     rng = np.random.default_rng(0)
     gold = rng.integers(0, 3, size=40)
     pred = np.where(rng.random(40) < 0.6, gold, rng.integers(0, 3, size=40))
-    assert accuracy(pred, gold) == pytest.approx(accuracy_score(gold, pred))
-    binary_gold, binary_pred = gold % 2, pred % 2
-    assert f1_binary(binary_pred, binary_gold) == pytest.approx(f1_score(binary_gold, binary_pred))
+    assert accuracy(pred, gold) == accuracy_score(gold, pred) == float((pred == gold).mean())
+    assert 0 < accuracy(pred, gold) < 1
+    assert math.isnan(accuracy([], []))
+    with pytest.raises(ValueError, match="3 predictions but 2 targets"):
+        accuracy([1, 2, 3], [1, 2])

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from rexbert.cli.main import main
-from rexbert.evaluate import mlm as mlm_module
+from rexbert.evaluate import token_recovery as recovery_module
 
 
 def run_cli(*argv):
@@ -19,13 +19,13 @@ def test_mlm_two_models_side_by_side(models_dir, products_parquet, tmp_path, cap
         models_dir / "bert_mlm",
         "--model",
         f"modern={models_dir / 'modernbert_mlm'}",
-        "--data",
+        "--input",
         products_parquet,
         "--text-field",
         "product_title,product_description",
         "--block-sizes",
         "128,256",
-        "--topk",
+        "--top-k",
         "1,3",
         "--max-examples",
         "10",
@@ -74,7 +74,7 @@ def test_mlm_is_deterministic_and_resumes(models_dir, products_parquet, tmp_path
     args = [
         "--model",
         models_dir / "bert_mlm",
-        "--data",
+        "--input",
         products_parquet,
         "--text-field",
         "product_title",
@@ -93,7 +93,7 @@ def test_mlm_is_deterministic_and_resumes(models_dir, products_parquet, tmp_path
     def refuse(*_args, **_kwargs):
         raise AssertionError("finished model was evaluated again")
 
-    monkeypatch.setattr(mlm_module, "load_masked_lm", refuse)
+    monkeypatch.setattr(recovery_module, "load_masked_lm", refuse)
     assert run_cli(*args, "--out", tmp_path / "a") == 0
     assert json.loads((tmp_path / "a" / "results.json").read_text())["records"] == first
 
@@ -104,7 +104,7 @@ def test_block_larger_than_window_is_skipped_not_faked(models_dir, products_parq
         run_cli(
             "--model",
             models_dir / "bert_mlm",
-            "--data",
+            "--input",
             products_parquet,
             "--text-field",
             "product_title",
@@ -128,7 +128,7 @@ def test_block_larger_than_window_is_skipped_not_faked(models_dir, products_parq
     [
         ("bert_encoder", "product_title", "no masked-LM head weights"),
         ("bert_nomask", "product_title", "tokenizer has no mask token"),
-        ("bert_mlm", "product_name", "no column 'product_name'"),
+        ("bert_mlm", "product_name", "no text column 'product_name'"),
     ],
 )
 def test_mlm_errors_are_one_line(
@@ -137,7 +137,7 @@ def test_mlm_errors_are_one_line(
     status = run_cli(
         "--model",
         models_dir / model,
-        "--data",
+        "--input",
         products_parquet,
         "--text-field",
         field,
@@ -155,7 +155,7 @@ def test_sentence_transformers_folder_has_no_mlm_head(
     status = run_cli(
         "--model",
         minilm_dir,
-        "--data",
+        "--input",
         products_parquet,
         "--text-field",
         "product_title",
@@ -172,7 +172,7 @@ def test_bad_data_file_errors(models_dir, tmp_path, capsys):
     status = run_cli(
         "--model",
         models_dir / "bert_mlm",
-        "--data",
+        "--input",
         bad,
         "--text-field",
         "product_title",
@@ -180,9 +180,10 @@ def test_bad_data_file_errors(models_dir, tmp_path, capsys):
         tmp_path / "out",
     )
     assert status == 2
-    assert f"{bad}:2: malformed JSON line" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert f"{bad}:2: bad_json" in err and err.count("\n") == 1
     assert (
-        run_cli("--model", tmp_path / "nope", "--data", bad, "--text-field", "x", "--out", tmp_path)
+        run_cli("--model", tmp_path / "nope", "--input", bad, "--text-field", "x", "--out", tmp_path)
         == 2
     )
     assert "model folder not found" in capsys.readouterr().err
@@ -192,8 +193,8 @@ def test_bad_data_file_errors(models_dir, tmp_path, capsys):
 def test_masked_position_logits_equal_full_head(models_dir, folder):
     import torch
 
-    from rexbert.evaluate.mlm import masked_logits
     from rexbert.evaluate.models import ModelSpec, load_masked_lm
+    from rexbert.evaluate.token_recovery import masked_logits
 
     model, tokenizer = load_masked_lm(ModelSpec(folder, models_dir / folder), "cpu")
     inputs = tokenizer(
@@ -207,3 +208,84 @@ def test_masked_position_logits_equal_full_head(models_dir, folder):
     assert picked.shape == full.shape == (3, len(tokenizer))
     assert torch.allclose(picked, full, atol=1e-5)
     assert state.get(id(model)) is None  # the gather path was used, no fallback recorded
+
+
+def reference_recovery(folder, rows, block, ratio, seed, ks):
+    """Top-k hits counted directly with transformers' AutoModelForMaskedLM, one text at a time,
+    on the same whole-word span masks: the original token ids are read before any is masked."""
+    import torch
+    from transformers import AutoModelForMaskedLM, AutoTokenizer
+
+    from rexbert.evaluate.masking import span_mask
+
+    tokenizer = AutoTokenizer.from_pretrained(str(folder))
+    model = AutoModelForMaskedLM.from_pretrained(str(folder)).eval()
+    hits, total = dict.fromkeys(ks, 0), 0
+    for row, text in rows:
+        encoded = tokenizer(text, truncation=True, max_length=block, return_tensors="pt")
+        positions = span_mask(encoded.word_ids(0), ratio, seed, row)
+        original = encoded["input_ids"][0, positions].clone()
+        masked = encoded["input_ids"].clone()
+        masked[0, positions] = tokenizer.mask_token_id
+        with torch.no_grad():
+            logits = model(input_ids=masked, attention_mask=encoded["attention_mask"]).logits
+        top = logits[0, positions].topk(max(ks)).indices
+        for k in ks:
+            hits[k] += int((top[:, :k] == original[:, None]).any(dim=-1).sum())
+        total += len(positions)
+    return hits, total
+
+
+@pytest.mark.parametrize("folder", ["trained", "modernbert_mlm"])
+def test_accuracies_equal_a_direct_transformers_computation(models_dir, trained_mlm, titles_parquet,
+                                                             tmp_path, folder):
+    import pandas as pd
+
+    from rexbert import evaluate
+    from rexbert.sources.documents import DocumentInput
+
+    ks, blocks, seed = [1, 5, 20], [12, 128], 3
+    path = trained_mlm if folder == "trained" else models_dir / folder
+    data = DocumentInput(paths=[str(titles_parquet)], text_fields=["title", "description"])
+    settings = evaluate.MlmSettings(block_sizes=blocks, top_k=ks, seed=seed, batch_size=7)
+    result = evaluate.mlm([f"{folder}={path}"], data, settings, tmp_path / "out")
+    frame = pd.read_parquet(titles_parquet)
+    measured = {}
+    for field in data.text_fields:
+        rows = list(enumerate(frame[field].tolist()))
+        for block in blocks:
+            hits, total = reference_recovery(path, rows, block, 0.15, seed, ks)
+            measured[(field, block)] = hits, total
+            for k in ks:
+                value = result.value(folder, f"top{k}_accuracy", field=field, block_size=block, k=k)
+                assert value == hits[k] / total, (field, block, k)
+    # Each model recovers some masked tokens and misses others, so scoring the wrong targets
+    # (or the wrong positions) could not give these counts.
+    field = "title" if folder == "trained" else "description"
+    hits, total = measured[(field, 128)]
+    assert 0 < hits[1 if folder == "trained" else 5] < total
+    assert result.tables["table3"].is_file() and result.results_json.is_file()
+
+
+def test_every_input_format_gives_the_same_records(models_dir, products_parquet, tmp_path):
+    import pandas as pd
+
+    from rexbert import evaluate
+    from rexbert.sources.documents import DocumentInput
+
+    frame = pd.read_parquet(products_parquet).head(8)
+    files = {"parquet": tmp_path / "p.parquet", "jsonl": tmp_path / "p.jsonl",
+             "csv": tmp_path / "p.csv", "tsv": tmp_path / "p.tsv"}
+    frame.to_parquet(files["parquet"])
+    frame.to_json(files["jsonl"], orient="records", lines=True)
+    frame.to_csv(files["csv"], index=False)
+    frame.to_csv(files["tsv"], index=False, sep="\t")
+    settings = evaluate.MlmSettings(block_sizes=[64], top_k=[1, 20])
+    records = {}
+    for kind, path in files.items():
+        data = DocumentInput(paths=[str(path)], text_fields=["product_title", "product_description"])
+        result = evaluate.mlm([models_dir / "bert_mlm"], data, settings, tmp_path / kind)
+        records[kind] = sorted((r.axes["field"], r.metric, r.value, r.settings["masked_tokens"])
+                               for r in result.results.records)
+    assert len(records["parquet"]) == 4
+    assert records["jsonl"] == records["csv"] == records["tsv"] == records["parquet"]

@@ -112,7 +112,7 @@ def test_figure4_png_and_reports_embed_it():
     png = figure4_png(results)
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     assert figure4_png(mlm_results()) is None
-    html = render_html(results.merged_with(mlm_results()), png)
+    html = render_html(results.merged_with(mlm_results()))
     assert base64.b64encode(png).decode()[:100] in html
     assert "<b>0.6200</b>" in html  # best fine-tuned Spearman is bold
     md = render_markdown(results, "r_figure4.png")
@@ -169,3 +169,21 @@ def test_newer_measurement_of_a_cell_replaces_the_older():
     ]
     assert [r.value for r in cells] == [0.99]
     assert len(results.records) == 16
+
+
+def test_table4_caption_is_the_callers_to_choose():
+    assert table4(glue_results()).caption == "Table 4 — GLUE dev (fine-tuned)"
+    demo = table4(glue_results(), caption="Demo tasks in the GLUE layouts (generated)")
+    assert demo.caption == "Demo tasks in the GLUE layouts (generated)"
+    assert "**Demo tasks in the GLUE layouts (generated)**" in markdown_table(demo)
+
+
+def test_reports_use_the_one_renderer():
+    from rexbert import render
+    from rexbert.evaluate import report
+
+    assert report.Table is render.Table
+    assert report.markdown_table is render.markdown_table and report.html_table is render.html_table
+    page = render_html(mlm_results())
+    assert f"<style>{render.STYLE}</style>" in page
+    assert "<caption>Table 3 — masked-token recovery" in page

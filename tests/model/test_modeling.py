@@ -166,7 +166,9 @@ def test_forward_padded_matches_packed(make_config, make_packed):
     assert padded.logits.shape == (3, 30, model.config.vocab_size)
     assert torch.isfinite(padded.logits).all()
     assert (padded.logits[mask.bool()] - packed).abs().max() < 1e-5
-    assert padded.loss is not None and math.isfinite(padded.loss.item())
+    # The loss over labelled non-padded positions equals the packed logits' cross-entropy.
+    reference = F.cross_entropy(packed, labels[mask.bool()], ignore_index=-100)
+    assert (labels != -100).sum() > 3 and padded.loss.item() == pytest.approx(reference.item(), rel=1e-5)
 
 
 def test_flex_backend_matches_sdpa_for_inference(make_config, make_packed):

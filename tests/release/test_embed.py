@@ -12,7 +12,7 @@ def test_encode_matches_sentence_transformers(tmp_path, checkpoint):
     from transformers import AutoTokenizer
 
     out = tmp_path / "hf"
-    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 0
+    assert main(["export", "--model", str(checkpoint), "--out", str(out)]) == 0
     texts = ["red shirt", "blue silk dress for women with leather shoes and a steel watch",
              "watch", "slim fit jeans for men", "phone case with a smart steel set of small size"]
     expected = SentenceTransformer(str(out), device="cpu").encode(texts, convert_to_tensor=True)

@@ -47,7 +47,7 @@ def _texts_batch(tokenizer):
 @pytest.fixture
 def exported(tmp_path, checkpoint):
     out = tmp_path / "hf"
-    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 0
+    assert main(["export", "--model", str(checkpoint), "--out", str(out)]) == 0
     return out
 
 
@@ -98,7 +98,7 @@ def test_model_card_reports_size_and_training(tmp_path, checkpoint):
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 1200, "tokens_seen": 5_000_000}))
     (checkpoint / "resolved_config.yaml").write_text("data:\n  sources: [amazon_titles]\n")
     out = tmp_path / "card"
-    assert main(["export", "--checkpoint", str(checkpoint), "--out", str(out)]) == 0
+    assert main(["export", "--model", str(checkpoint), "--out", str(out)]) == 0
     card = (out / "README.md").read_text()
     assert "parameters" in card and "global_step | 1200" in card and "amazon_titles" in card
     assert json.loads((out / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"] is True
@@ -111,7 +111,7 @@ def test_import_round_trip_gives_identical_logits(tmp_path, exported):
     again = tmp_path / "hf_again"
     assert main(["import-hf", "--model", str(exported), "--out", str(ckpt)]) == 0
     assert (ckpt / "tokenizer" / "tokenizer.json").is_file()
-    assert main(["export", "--checkpoint", str(ckpt), "--out", str(again)]) == 0
+    assert main(["export", "--model", str(ckpt), "--out", str(again)]) == 0
     first = AutoModelForMaskedLM.from_pretrained(str(exported)).eval()
     second = AutoModelForMaskedLM.from_pretrained(str(again)).eval()
     _, batch = _texts_batch(AutoTokenizer.from_pretrained(str(again)))
@@ -154,8 +154,11 @@ def test_clear_errors(tmp_path, checkpoint, exported, capsys):
     from rexbert.model.checkpoint import save_model
 
     save_model(load_model(checkpoint), bare)  # no tokenizer
-    assert "--tokenizer" in _error(capsys, ["export", "--checkpoint", str(bare), "--out", str(tmp_path / "x")])
-    assert "not empty" in _error(capsys, ["export", "--checkpoint", str(checkpoint), "--out", str(exported)])
+    assert "--tokenizer" in _error(capsys, ["export", "--model", str(bare), "--out", str(tmp_path / "x")])
+    assert "already holds a rexbert export; pass --overwrite" in _error(
+        capsys, ["export", "--model", str(checkpoint), "--out", str(exported)])
+    assert "--checkpoint is now --model" in _error(
+        capsys, ["export", "--checkpoint", str(checkpoint), "--out", str(tmp_path / "x")])
 
     bert = tmp_path / "bert"
     bert.mkdir()
@@ -165,7 +168,27 @@ def test_clear_errors(tmp_path, checkpoint, exported, capsys):
 
     (exported / "model.safetensors").write_bytes(b"garbage" * 10)
     err = _error(capsys, ["import-hf", "--model", str(exported), "--out", str(tmp_path / "z")])
-    assert "corrupt" in err and "model.safetensors" in err
+    assert "model.safetensors has 70 bytes" in err and "checkpoint.json" in err
+    (exported / "checkpoint.json").unlink()  # no checksums: the weights reader's error, one line
+    err = _error(capsys, ["import-hf", "--model", str(exported), "--out", str(tmp_path / "z")])
+    assert "corrupt" in err and "model.safetensors" in err and err.count("\n") == 1
 
     assert "no [MASK]" in _error(capsys, ["fill-mask", "--model", str(checkpoint), "no mask here"])
     assert "neither" in _error(capsys, ["fill-mask", "--model", str(tmp_path), "a [MASK]"])
+
+
+def test_python_entry_points_return_their_outputs(tmp_path, checkpoint):
+    from rexbert import export, fill_mask, import_hf
+    from rexbert.model.config import count_parameters
+    from rexbert.release.api import ExportConfig, FillMaskConfig
+
+    exported = export(checkpoint, tmp_path / "hf", ExportConfig(sentence_max_length=64))
+    assert exported.weights.is_file() and exported.model_card.is_file() and exported.manifest.is_file()
+    assert exported.parameters == count_parameters(load_model(checkpoint).config)
+    assert json.loads((exported.out / "sentence_bert_config.json").read_text())["max_seq_length"] == 64
+    imported = import_hf(exported.out, tmp_path / "imported")
+    assert imported.tokenizer == tmp_path / "imported" / "tokenizer" and imported.hub_id is None
+    assert imported.config.is_file()
+    top = fill_mask(imported.out, "red cotton [MASK] for men", FillMaskConfig(top_k=2))
+    assert len(top) == 2 and top == fill_mask(exported.out, "red cotton [MASK] for men",
+                                              FillMaskConfig(top_k=2))

@@ -186,6 +186,18 @@ class Labeller(ABC):
         """
         return "no refinement available for this backend"
 
+    def prepare(self, items: Sequence[LabelItem]) -> None:  # noqa: B027 (optional hook)
+        """See the unlabelled sample before labelling it (a transductive labeller adapts to it); default: nothing."""
+
+    def use_seed_labels(self, items: Sequence[LabelItem], labels: Sequence[bool], max_examples: int = 0) -> str:
+        """Learn from a user's hand-labelled documents before labelling; return what was done.
+
+        The default learns nothing (the audit still holds the labeller against the seeds as
+        gold); backends override it: the embedding head is fitted on them, the lexicon re-picks
+        its threshold, prompt backends take up to `max_examples` of them as few-shot examples.
+        """
+        return f"{self.backend} does not learn from seed labels; they are gold for the audit"
+
     def state(self) -> dict[str, Any]:
         """What `refine` changed, to save beside the audit log."""
         return {}
@@ -245,6 +257,18 @@ class CachedLabeller(Labeller):
                 self.prompt.fewshot.append((item.domain, text, ref.label, ref.reason[:120]))
         return f"added {len(picked)} few-shot example(s) from disagreements; prompt is now {self.prompt.effective_version}"
 
+    def use_seed_labels(self, items: Sequence[LabelItem], labels: Sequence[bool], max_examples: int = 0) -> str:
+        """Up to `max_examples` seed documents become few-shot examples, relevant and not alternately."""
+        pools = [[it for it, y in zip(items, labels, strict=True) if y], [it for it, y in zip(items, labels, strict=True) if not y]]
+        picked: list[tuple[LabelItem, bool]] = []
+        while len(picked) < max_examples and any(pools):
+            for relevant, pool in zip((True, False), pools, strict=True):
+                if pool and len(picked) < max_examples:
+                    picked.append((pool.pop(0), relevant))
+        for item, relevant in picked:
+            self.prompt.fewshot.append((item.domain, item.text[:600], relevant, "seed label"))
+        return f"took {len(picked)} seed label(s) as few-shot examples; prompt is now {self.prompt.effective_version}"
+
     def state(self) -> dict[str, Any]:
         """The few-shot examples in use."""
         return {"prompt_version": self.prompt.effective_version, "fewshot": len(self.prompt.fewshot)}
@@ -259,7 +283,7 @@ def build_labeller(cfg, prompt: Prompt, cache_path: str | Path, seed: int = 0) -
     if cfg.backend == "embedding":
         from rexbert.curate.labellers.embedding import EmbeddingLabeller
 
-        return EmbeddingLabeller(cfg.embedding)
+        return EmbeddingLabeller(cfg.embedding, Path(cache_path).with_name("embedding_cache.sqlite"))
     if cfg.backend == "openai":
         from rexbert.curate.labellers.openai_chat import OpenAIChatLabeller
 

@@ -11,6 +11,7 @@ Two kinds of model are accepted:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -81,12 +82,16 @@ class HFLabeller(CachedLabeller):
         self._model.to(self.options.device).eval()
 
     def _prompt_text(self, item: LabelItem) -> str:
-        user = self.prompt.render_user(item.domain, item.text[:4000])
-        template = getattr(self._tokenizer, "chat_template", None)
-        if template:
-            messages = [{"role": "system", "content": self.prompt.system}, {"role": "user", "content": user}]
+        """The rendered prompt, with the few-shot examples (seed labels, audit disagreements) as earlier turns."""
+        messages = [{"role": "system", "content": self.prompt.system}]
+        for domain, text, label, reason in self.prompt.fewshot:
+            answer = {"label": "relevant" if label else "not_relevant", "reason": reason or "audited example"}
+            messages += [{"role": "user", "content": self.prompt.render_user(domain, text)},
+                         {"role": "assistant", "content": json.dumps(answer)}]
+        messages.append({"role": "user", "content": self.prompt.render_user(item.domain, item.text[:4000])})
+        if getattr(self._tokenizer, "chat_template", None):
             return self._tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-        return f"{self.prompt.system}\n\n{user}\n"
+        return "\n\n".join(m["content"] for m in messages) + "\n"
 
     def _classify(self, batch: Sequence[LabelItem]) -> list[float]:
         import torch

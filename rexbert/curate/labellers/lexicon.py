@@ -98,6 +98,14 @@ class LexiconLabeller(Labeller):
             changes.append(f"{domain}: {old:.2f}->{self.thresholds[domain]:.2f}")
         return "thresholds " + ("; ".join(changes) if changes else "unchanged (single-class reference)")
 
+    def use_seed_labels(self, items: Sequence[LabelItem], labels: Sequence[bool], max_examples: int = 0) -> str:
+        """Re-pick the default threshold for the best kappa on the seed documents (all domains together)."""
+        found = best_kappa_threshold([self.score(it.text)[0] for it in items], labels)
+        if found is None:
+            return "seed labels hold a single class; threshold unchanged"
+        old, self.default_threshold = self.default_threshold, max(found[0], 0.0)
+        return f"threshold {old:.2f}->{self.default_threshold:.2f} from {len(items)} seed label(s)"
+
     def state(self) -> dict[str, Any]:
         """Thresholds after refinement."""
         return {"default_threshold": self.default_threshold, "thresholds": dict(sorted(self.thresholds.items()))}

@@ -5,6 +5,10 @@ output `{"label": "relevant" | "not_relevant", "reason": ...}` (json_schema resp
 with a lenient parser for servers that ignore it). Concurrency is bounded by a thread pool;
 failed requests are retried with exponential backoff; every finished label is committed to the
 cache at once. The API key is read from an environment variable and never logged or stored.
+
+An answer that holds no label is asked again (it counts as a retry); a document whose answers
+never parse gets an *unparsed* placeholder (`is_unparsed`), counted in `usage["unparseable"]`,
+not cached, and left out of the training labels: it is not a "not relevant" judgement.
 """
 
 from __future__ import annotations
@@ -46,6 +50,19 @@ RESPONSE_SCHEMA = {
     },
 }
 _RETRYABLE_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+UNPARSED = "unparsed answer"
+
+
+def unparsed_label(item_id: str, detail: str) -> Label:
+    """The placeholder of a document whose answers never held a label (no judgement made)."""
+    return Label(item_id, False, 0.0, f"{UNPARSED}: {detail}")
+
+
+def is_unparsed(label: Label) -> bool:
+    """Whether `label` is such a placeholder (also after the audit marked it `audited: ...`)."""
+    return label.reason.removeprefix("audited: ").startswith(UNPARSED)
 
 
 class ServerUnavailable(Exception):
@@ -113,8 +130,8 @@ class OpenAIChatLabeller(CachedLabeller):
         with urllib.request.urlopen(request, timeout=self.options.timeout_s) as response:
             return json.loads(response.read().decode("utf-8"))
 
-    def _request_one(self, item: LabelItem) -> tuple[Label, int, int] | None:
-        """One document: request with retries; None when the answer never parses."""
+    def _request_one(self, item: LabelItem) -> tuple[Label, int, int] | str:
+        """One document: request with retries; the last problem (a str) when no answer parses."""
         body: dict[str, Any] = {
             "model": self.options.model, "messages": self._messages(item),
             "temperature": self.options.temperature, "max_tokens": self.options.max_tokens,
@@ -168,8 +185,9 @@ class OpenAIChatLabeller(CachedLabeller):
         if last_error.startswith("unparseable") or last_error.startswith("reply"):
             with self._lock:
                 self.usage["unparseable"] += 1
-            log.warning("%s: no usable label for document %s (%s)", self.base_url, item.id, last_error)
-            return None
+            log.warning("%s: no usable label for document %s after %d attempt(s) (%s)", self.base_url, item.id,
+                        self.options.max_retries + 1, last_error)
+            return last_error
         raise ServerUnavailable(last_error)
 
     def _label_missing(self, items: Sequence[LabelItem], on_label: Callable[..., None]) -> None:
@@ -197,9 +215,9 @@ class OpenAIChatLabeller(CachedLabeller):
                             queue.clear()
                             continue
                         progress.update()
-                        if result is None:
+                        if isinstance(result, str):
                             # not cached: a rerun asks again instead of keeping a guess
-                            on_label(Label(item.id, False, 0.0, "unparseable answer (not cached)"), 0, 0, False)
+                            on_label(unparsed_label(item.id, result), 0, 0, False)
                             continue
                         on_label(*result)
             finally:

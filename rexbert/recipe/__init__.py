@@ -1,1 +1,0 @@
-"""rexbert recipe stage."""

@@ -1,0 +1,130 @@
+"""`rexbert run` end to end on the tiny demo: a SIGTERM in phase 1 stops the run without marking
+the phase finished, the same command resumes it to a report whose verdict states exactly the
+numbers in results.json, a second rerun skips everything, and a changed config is refused."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from rexbert.cli.main import main
+
+TINY = """\
+data: {demo: {size: tiny}}
+tokenizer: {vocab_size: 1024}
+curate:
+  labelling: {labeller: {backend: lexicon}, auditor: {backend: lexicon}}
+pretrain:
+  recipe:
+    file: configs/pretrain/demo.yaml
+    max_steps: 12
+    logging: {every_steps: 1}
+    eval: {every_steps: 6}
+evaluate:
+  mlm: {block_sizes: [128], max_examples: 16}
+  similarity: {max_train_examples: 32, max_test_examples: 32}
+  glue: {tasks: [sst2, stsb], epochs: 1.0, max_train_examples: 16, max_test_examples: 16}
+"""
+
+
+def _rexbert(*args: str) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    return subprocess.Popen([sys.executable, "-m", "rexbert", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+
+
+def _phase1_rows(out: Path) -> int:
+    metrics = out / "pretrain" / "annealed" / "metrics.csv"
+    return max(0, len(metrics.read_text().splitlines()) - 1) if metrics.is_file() else 0
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("run")
+    config, out = root / "tiny.yaml", root / "out"
+    config.write_text(TINY)
+    first = _rexbert("run", "--config", str(config), "--out", str(out))
+    deadline = time.monotonic() + 900
+    while _phase1_rows(out) < 1 and first.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)
+    first.send_signal(signal.SIGTERM)  # a preemption in the middle of phase 1
+    printed = first.communicate(timeout=300)[0]
+    stopped = {"code": first.returncode, "printed": printed,
+               "phase1_marked": (out / "stages" / "phase1.json").exists(),
+               "checkpoints": sorted(p.name for p in (out / "pretrain" / "annealed").glob("phase1_*/checkpoint-*"))}
+    second = _rexbert("run", "--config", str(config), "--out", str(out))
+    resumed = second.communicate(timeout=1800)[0]
+    assert second.returncode == 0, resumed[-3000:]
+    return {"config": config, "out": out, "stopped": stopped, "resumed": resumed}
+
+
+@pytest.mark.slow
+def test_sigterm_stops_the_run_unfinished_and_the_rerun_resumes(finished_run):
+    stopped = finished_run["stopped"]
+    assert stopped["code"] == 143, stopped["printed"][-2000:]
+    assert not stopped["phase1_marked"] and stopped["checkpoints"]
+    assert "run the same `rexbert run` command again to resume" in stopped["printed"]
+    assert "resuming phase general" in finished_run["resumed"] or "resum" in finished_run["resumed"]
+    metrics = (finished_run["out"] / "pretrain" / "annealed" / "metrics.csv").read_text().splitlines()
+    steps = [int(row.split(",")[1]) for row in metrics[1:] if row.startswith("general,")]
+    assert steps == sorted(set(steps)) and steps[-1] == 12  # resumed, not restarted or doubled
+
+
+@pytest.mark.slow
+def test_the_report_states_the_numbers_of_results_json(finished_run):
+    out = finished_run["out"]
+    report = (out / "report.md").read_text()
+    for section in ("## What ran", "## Inputs", "## Curation", "## Pretraining", "## Evaluation",
+                    "Demo tasks in the GLUE layouts", "## Did domain annealing help?"):
+        assert section in report, section
+    assert (out / "report.html").read_text().startswith("<!doctype html>")
+    for figure in ("loss_curves.png", "domain_distribution.png", "figure4_similarity.png"):
+        assert (out / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
+    records = json.loads((out / "eval" / "results.json").read_text())["records"]
+    assert {r["model"] for r in records} == {"annealed", "control"}
+    assert {r["task"].split("/")[0] for r in records} == {"mlm", "similarity", "glue"}
+
+    def value(model, task, metric, **axes):
+        (found,) = [r["value"] for r in records if r["model"] == model and r["task"] == task
+                    and r["metric"] == metric and all(r["axes"].get(k) == v for k, v in axes.items())]
+        return found
+
+    top1 = {m: value(m, "mlm", "top1_accuracy", field="product_title", block_size=128) for m in ("annealed", "control")}
+    rho = {m: value(m, "similarity", "spearman", stage="fine-tuned") for m in ("annealed", "control")}
+    assert (f"top-1: annealed {100 * top1['annealed']:.2f}% vs control {100 * top1['control']:.2f}% "
+            f"({100 * (top1['annealed'] - top1['control']):+.2f} points") in report
+    assert f"Spearman: annealed {rho['annealed']:.4f} vs control {rho['control']:.4f}" in report
+    # the control started from phase 2 of the annealed run
+    control = (out / "pretrain" / "control.yaml").read_text()
+    assert f"init_from: {out}/pretrain/annealed/phase2_context/checkpoint-" in control
+
+
+@pytest.mark.slow
+def test_a_rerun_skips_everything_and_a_changed_config_is_refused(finished_run, capsys, tmp_path):
+    config, out = finished_run["config"], finished_run["out"]
+    capsys.readouterr()
+    assert main(["run", "--config", str(config), "--out", str(out)]) == 0
+    assert capsys.readouterr().out.count("already done") == 11
+    changed = tmp_path / "seed.yaml"
+    changed.write_text(config.read_text() + "seed: 123\n")
+    before = (out / "run_config.yaml").read_text()
+    assert main(["run", "--config", str(changed), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed: 0 → 123" in err[0] and "--from data" in err[0]
+    assert (out / "run_config.yaml").read_text() == before  # the folder claims only what it holds
+    assert main(["run", "--config", str(config), "--out", str(out), "--from", "report"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("already done") == 10 and "[11/11] report: done" in printed
+
+
+def test_unknown_stage_for_from_is_one_line(tmp_path, capsys):
+    assert main(["run", "--out", str(tmp_path / "r"), "--from", "phase9"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no such stage" in err and "phase3" in err
