@@ -88,11 +88,38 @@ def parse_config(model: type[ModelT], data: dict[str, Any] | None, source: str =
         raise UserError(format_validation_error(source, model, err)) from err
 
 
-def read_yaml(path: str | Path) -> dict[str, Any]:
-    """The mapping at the top of a YAML file; a missing file or bad syntax is a one-line error."""
-    path = Path(path)
+def packaged_config(relative: str) -> Path:
+    """Path of a config shipped inside the package (`rexbert/configs/…`)."""
+    from importlib import resources
+
+    path = Path(str(resources.files("rexbert") / "configs" / relative))
     if not path.is_file():
-        raise UserError(f"{path}: config file not found; pass an existing YAML file")
+        raise UserError(f"packaged config {relative} is missing from this install; reinstall rexbert")
+    return path
+
+
+def resolve_config_path(value: str | Path, key: str = "--config") -> Path:
+    """A config file: an existing path, or one shipped with rexbert.
+
+    `configs/pretrain/micro.yaml` (or `pretrain/micro.yaml`) names the packaged file when no
+    such file exists here, so the documented commands work from any folder and from a
+    non-editable install.
+    """
+    if Path(value).is_file():
+        return Path(value)
+    from importlib import resources
+
+    packaged = Path(str(resources.files("rexbert") / "configs" / str(value).removeprefix("configs/")))
+    if packaged.is_file():
+        return packaged
+    raise UserError(f"{key} {value}: config file not found (neither here nor among the packaged "
+                    "configs/); pass an existing YAML file")
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping at the top of a YAML file (a path, or a packaged configs/… name); a missing
+    file or bad syntax is a one-line error."""
+    path = resolve_config_path(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except (yaml.YAMLError, UnicodeDecodeError) as err:

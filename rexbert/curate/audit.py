@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from rexbert.curate.labellers.base import Label, LabelItem, Labeller
+from rexbert.curate.labellers.openai_chat import is_unparsed
 from rexbert.curate.metrics import cohen_kappa, confusion, precision_recall_f1
 from rexbert.curate.steps import sample_key
 from rexbert.errors import UserError
@@ -79,15 +80,21 @@ def audit_subset(items: Sequence[LabelItem], per_domain: int, seed: int) -> list
 
 
 def agreement(items: Sequence[LabelItem], primary: Sequence[Label], auditor: Sequence[Label]) -> dict[str, Any]:
-    """Accuracy, kappa, confusion and error modes per domain and overall (auditor = reference)."""
+    """Accuracy, kappa, confusion and error modes per domain and overall (auditor = reference).
 
-    def block(idx: list[int]) -> dict[str, Any]:
+    A document either side has no answer for (an unparsed one) is left out and counted: it is
+    neither a positive nor a negative judgement.
+    """
+
+    def block(every: list[int]) -> dict[str, Any]:
+        idx = [i for i in every if not (is_unparsed(primary[i]) or is_unparsed(auditor[i]))]
         ref = [auditor[i].label for i in idx]
         pred = [primary[i].label for i in idx]
         fp = [i for i in idx if primary[i].label and not auditor[i].label]
         fn = [i for i in idx if auditor[i].label and not primary[i].label]
         return {
-            "n": len(idx), "accuracy": precision_recall_f1(ref, pred)["accuracy"], "kappa": cohen_kappa(ref, pred),
+            "n": len(idx), "unparsed": len(every) - len(idx),
+            "accuracy": precision_recall_f1(ref, pred)["accuracy"], "kappa": cohen_kappa(ref, pred),
             "confusion": confusion(ref, pred),
             "auditor_relevant_fraction": sum(ref) / len(ref) if ref else 0.0,
             "error_modes": {
@@ -164,11 +171,12 @@ def learn_seeds(labeller: Labeller, gold: Gold | None) -> str | None:
 
 def _reference_set(sub_items: list[LabelItem], reference: list[Label], gold: Gold | None
                    ) -> tuple[list[LabelItem], list[Label]]:
-    """What the labeller is refined on: the gold fit part, and the auditor's labels on the rest of the subset."""
+    """What the labeller is refined on: the gold fit part, and the auditor's labels on the rest of
+    the subset (those it gave an answer for)."""
+    held = {it.id for it in gold.eval_items} | {it.id for it in gold.fit_items} if gold else set()
+    keep = [i for i, it in enumerate(sub_items) if it.id not in held and not is_unparsed(reference[i])]
     if gold is None:
-        return sub_items, reference
-    held = {it.id for it in gold.eval_items} | {it.id for it in gold.fit_items}
-    keep = [i for i, it in enumerate(sub_items) if it.id not in held]
+        return [sub_items[i] for i in keep], [reference[i] for i in keep]
     items = [sub_items[i] for i in keep] + gold.fit_items
     return items, [reference[i] for i in keep] + _as_labels(gold.fit_items, gold.fit_labels, "seed label")
 
@@ -243,7 +251,8 @@ def _final_labels(items: list[LabelItem], labels: list[Label], subset: list[int]
     if reference is not None:
         for position, index in enumerate(subset):
             audited = reference[position]
-            final[index] = Label(audited.id, audited.label, audited.score, f"audited: {audited.reason}")
+            if not is_unparsed(audited):  # no answer from the auditor: the labeller's label stands
+                final[index] = Label(audited.id, audited.label, audited.score, f"audited: {audited.reason}")
     truth = gold.labels_by_id() if gold else {}
     for index, item in enumerate(items):
         if item.id in truth:

@@ -1,8 +1,9 @@
 """The curation config: which domains, how to sample, label, audit, distill, clean and execute.
 
 The defaults are the paper's recipe (RexBERT §3, Table 1) sized for the demo corpus on two CPU
-cores: the Table 1 domain sets, English only, and the offline labellers (a lexicon baseline
-audited by sentence-embedding zero-shot). Every key is validated; a typo is a one-line error.
+cores: the Table 1 domain sets, English only, and an offline labeller (a relevance head on
+sentence embeddings, learned from shipped examples and any seed labels; docs/curate.md).
+Every key is validated; a typo is a one-line error.
 """
 
 from __future__ import annotations

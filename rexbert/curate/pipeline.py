@@ -344,6 +344,38 @@ def _executor(cfg: CurateConfig, pipeline: list, tasks: int, logging_dir: Path, 
                                depends=depends)
 
 
+@contextlib.contextmanager
+def _task_progress(executor, name: str, every_s: float = 1.0):
+    """A bar (or lines) of the executor's finished tasks, counted from datatrove's completion
+    markers by a watcher thread: it works whether tasks run here, in worker processes or on Ray."""
+    import threading
+
+    from rexbert.progress import Progress
+
+    def finished() -> int:
+        try:
+            return executor.world_size - len(executor.get_incomplete_ranks(skip_completed=True))
+        except OSError:  # the logging folder is being written; count again next time
+            return progress.n
+
+    progress = Progress(total=executor.world_size, initial=finished(), desc=f"curate {name}", unit="task")
+    stop = threading.Event()
+
+    def watch() -> None:
+        while not stop.wait(every_s):
+            progress.update(finished() - progress.n)
+
+    watcher = threading.Thread(target=watch, name=f"rexbert-progress-{name}", daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        watcher.join()
+        progress.update(finished() - progress.n)
+        progress.close()
+
+
 def _run_chain(cfg: CurateConfig, executors: list) -> None:
     """Run executors in order (local/Ray block; Slurm queues them with dependencies)."""
     if cfg.executor.kind == "slurm":
@@ -352,7 +384,8 @@ def _run_chain(cfg: CurateConfig, executors: list) -> None:
             raise JobsSubmitted("Slurm jobs queued")
         return
     for executor in executors:
-        executor.run()
+        with _task_progress(executor, Path(executor.logging_dir.path).name):
+            executor.run()
         missing = executor.get_incomplete_ranks()
         if missing:
             raise UserError(f"{executor.logging_dir.path}: tasks {missing[:5]} did not finish; see the logs there and rerun")
@@ -718,10 +751,20 @@ def run_stage(ws: Workspace, run: RunSettings, stage: str, force: bool = False) 
 
 
 def run_all(ws: Workspace, run: RunSettings, stages: tuple[str, ...] = STAGES) -> dict[str, bool]:
-    """Run the stages in order, skipping finished ones."""
+    """Run the stages in order, skipping finished ones, with a bar (or lines) over the stages;
+    the executor stages show their tasks too (datatrove's own output is in their console.log)."""
+    from rexbert.progress import Progress, quiet_library_bars
+
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    quiet_library_bars()
     reconcile(ws, run)
-    return {stage: run_stage(ws, run, stage) for stage in stages}
+    ran = {}
+    with Progress(total=len(stages), desc="curate", unit="stage", rate=False) as progress:
+        for stage in stages:
+            progress.update(0, detail=stage)
+            ran[stage] = run_stage(ws, run, stage)
+            progress.update(detail=f"{stage} done")
+    return ran
 
 
 def skipped_stages(ws: Workspace) -> dict[str, str]:

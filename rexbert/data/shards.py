@@ -284,7 +284,7 @@ def write_shards(plan: ShardPlan, workers: int = 1, progress: bool = True) -> di
     Finished input files (marker present and matching the input's size, mtime and reading, made
     by the same tokenizer) are kept, so a rerun after a kill does only the remaining work.
     """
-    from tqdm.auto import tqdm
+    from rexbert.progress import Progress
 
     jobs = plan.jobs
     (plan.out_dir / PARTS).mkdir(parents=True, exist_ok=True)
@@ -292,19 +292,19 @@ def write_shards(plan: ShardPlan, workers: int = 1, progress: bool = True) -> di
     todo = [job for job in jobs if markers[job.name] is None]
     if len(todo) < len(jobs):
         log.info("%d of %d input files already sharded; resuming with the rest", len(jobs) - len(todo), len(jobs))
-    bar = tqdm(total=len(todo), desc="token shards", unit="file", disable=not progress)
-    if workers > 1 and len(todo) > 1:
-        # Processes, not threads: tokenisation of one file is sequential Python + Rust work.
-        os.environ["TOKENIZERS_PARALLELISM"] = "false"
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for job, marker in zip(todo, pool.map(_build_one, todo), strict=True):
-                markers[job.name] = marker
-                bar.update()
-    else:
-        for job in todo:
-            markers[job.name] = _build_one(job)
-            bar.update()
-    bar.close()
+    # A context manager: a bad file's one-line error is printed after the bar is closed.
+    with Progress(total=len(todo), desc="token shards", unit="file", enabled=progress) as bar:
+        if workers > 1 and len(todo) > 1:
+            # Processes, not threads: tokenisation of one file is sequential Python + Rust work.
+            os.environ["TOKENIZERS_PARALLELISM"] = "false"
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for job, marker in zip(todo, pool.map(_build_one, todo), strict=True):
+                    markers[job.name] = marker
+                    bar.update(detail=job.name)
+        else:
+            for job in todo:
+                markers[job.name] = _build_one(job)
+                bar.update(detail=job.name)
     _write_rejects(plan.out_dir, jobs)
     return _write_index(plan.out_dir, plan.info, plan.dtype, [markers[job.name] for job in jobs])
 

@@ -278,7 +278,7 @@ def mark_spans(shards_dir: str | Path, sources: list[str], reference_sources: li
     share of documents with at least one span) and the span files. Reruns overwrite the span
     files atomically.
     """
-    from tqdm.auto import tqdm
+    from rexbert.progress import Progress
 
     shards = ShardSet(shards_dir)
     for name in [*sources, *reference_sources]:
@@ -298,7 +298,7 @@ def mark_spans(shards_dir: str | Path, sources: list[str], reference_sources: li
     documents = documents_with_spans = 0
     files: list[Path] = []
     all_shards = [(s, shard) for s in sources for shard in shards.index["sources"][s]["shards"]]
-    for source, shard in tqdm(all_shards, desc="mining spans", unit="shard", disable=not progress):
+    for source, shard in Progress.wrap(all_shards, desc="mining spans", unit="shard", enabled=progress):
         array, count, with_spans = _shard_rows(backend, shard, source, matcher, patterns, kinds)
         documents += count
         documents_with_spans += with_spans

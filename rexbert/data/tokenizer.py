@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rexbert.errors import UserError
+from rexbert.progress import Progress, is_terminal
 
 if TYPE_CHECKING:
     from rexbert.data.api import TokenizerConfig
@@ -76,10 +77,12 @@ def train_bpe(texts: Iterable[str], cfg: TokenizerConfig, out_dir: str | Path,
         min_frequency=cfg.min_frequency,
         special_tokens=list(SPECIAL_TOKENS),
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=progress,
+        # the tokenizers library's own bars on a terminal; elsewhere rexbert's lines
+        show_progress=progress and is_terminal(),
     )
-    counted = _CountingIterator(texts)
-    tokenizer.train_from_iterator(counted, trainer=trainer)
+    with Progress(desc="tokenizer: reading documents", unit="doc", enabled=progress and not is_terminal()) as reading:
+        counted = _CountingIterator(texts, reading)
+        tokenizer.train_from_iterator(counted, trainer=trainer)
     if counted.count == 0:
         raise UserError("tokenizer training input holds no non-empty text; check --input and --text-field")
     mask = AddedToken("[MASK]", lstrip=True, rstrip=False, normalized=False, special=True)
@@ -186,14 +189,16 @@ def _write_compat_files(out_dir: Path) -> None:
 class _CountingIterator:
     """Pass texts through to the trainer, skipping empty ones and counting the rest."""
 
-    def __init__(self, texts: Iterable[str]) -> None:
+    def __init__(self, texts: Iterable[str], progress: Progress) -> None:
         self._texts = texts
         self.count = 0
+        self.progress = progress
 
     def __iter__(self) -> Iterator[str]:
         for text in self._texts:
             if text.strip():
                 self.count += 1
+                self.progress.update()
                 yield text
 
 

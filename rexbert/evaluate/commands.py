@@ -31,7 +31,13 @@ def _io(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `evaluate` (mlm, similarity, glue) and `report` to the `rexbert` parser."""
-    from rexbert.evaluate.config import GlueSettings, MlmSettings, PairsInput, SimilaritySettings
+    from rexbert.evaluate.config import (
+        FrequencyInput,
+        GlueSettings,
+        MlmSettings,
+        PairsInput,
+        SimilaritySettings,
+    )
     from rexbert.sources.documents import DocumentInput
 
     evaluate = subparsers.add_parser(
@@ -47,9 +53,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _io(mlm)
     add_flags(mlm, DocumentInput, [
         Flag("paths", name="--input", required=True, renamed_from=("--data",), metavar="PATH"),
-        Flag("text_fields", name="--text-field", metavar="FIELD")], group="input")
+        Flag("text_fields", name="--text-field", metavar="FIELD"),
+        Flag("id_field", metavar="FIELD")], group="input")
     add_flags(mlm, MlmSettings, ["block_sizes", Flag("top_k", renamed_from=("--topk",)),
                                  "mask_ratio", "max_examples", "batch_size", "seed", "device"])
+    add_flags(mlm, FrequencyInput, [
+        Flag(name, name=f"--frequency-{name.replace('_', '-')}", metavar=metavar) for name, metavar in
+        (("shards", "DIR"), ("source", "NAME"), ("holdout_documents", "N"), ("text", "PATH"),
+         ("text_fields", "FIELD"))], group="frequency")
     mlm.set_defaults(handler=lambda args: _mlm(args, mlm))
 
     sim = tasks.add_parser(
@@ -64,7 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         Flag("text_fields", name="--text-field", metavar="FIELD"), "label_field", "label_map",
         "score_field", "split_field"], group="pairs")
     add_flags(sim, SimilaritySettings, [*FINE_TUNING, "max_length", "max_train_examples",
-                                        "max_test_examples", "test_fraction", "seed", "device"])
+                                        "max_test_examples", "test_fraction", "seed", "seeds",
+                                        "device"])
     sim.set_defaults(handler=lambda args: _similarity(args, sim))
 
     glue = tasks.add_parser(
@@ -75,7 +87,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                          "nyu-mll/glue from the hub")
     add_flags(glue, GlueSettings, [
         "tasks", *FINE_TUNING, "max_length", "max_train_examples",
-        Flag("max_test_examples", renamed_from=("--max-eval-examples",)), "seed", "device"])
+        Flag("max_test_examples", renamed_from=("--max-eval-examples",)), "seed", "seeds", "device"])
     glue.set_defaults(handler=lambda args: _glue(args, glue))
 
     report = subparsers.add_parser(
@@ -105,12 +117,14 @@ def _print(result: Any) -> int:
 
 
 def _mlm(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from rexbert.evaluate.api import MlmSettings, mlm
+    from rexbert.config.flags import given_flags
+    from rexbert.evaluate.api import FrequencyInput, MlmSettings, mlm
     from rexbert.sources.documents import DocumentInput
 
     data = _input(DocumentInput, args, parser, "input")
+    frequency = _input(FrequencyInput, args, parser, "frequency") if given_flags(args, "frequency") else None
     return _print(mlm(args.model, data, _settings(MlmSettings, args, parser), args.out,
-                      args.overwrite))
+                      args.overwrite, frequency))
 
 
 def _similarity(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:

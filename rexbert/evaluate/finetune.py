@@ -21,9 +21,8 @@ import math
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
-from tqdm.auto import tqdm
-
 from rexbert.errors import UserError
+from rexbert.progress import Progress
 
 MAX_GRAD_NORM = 1.0  # the clipping every BERT fine-tuning recipe (and both trainers) default to
 
@@ -89,20 +88,27 @@ def fine_tune(model: Any, size: int, batch_loss: Callable[[list[int]], Any],
     batches = _batches(size, settings, min_batch)
     losses: list[float] = []
     model.train()
-    progress = tqdm(range(steps), desc=label, unit="step", leave=False)
-    for step in progress:
-        loss = batch_loss(next(batches))
-        value = float(loss.detach())
-        if not math.isfinite(value):
-            raise UserError(f"{label}: the fine-tuning loss became {value} at step {step + 1} of "
-                            f"{steps}; lower the learning rate (now {settings.learning_rate:g}) "
-                            "or check the targets")
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
-        optimizer.step()
-        schedule.step()
-        optimizer.zero_grad(set_to_none=True)
-        losses.append(value)
-        progress.set_postfix(loss=f"{value:.3f}")
+    with Progress(total=steps, desc=label, unit="step", leave=False) as progress:
+        for step in range(steps):
+            value = _train_step(model, optimizer, schedule, batch_loss(next(batches)), label, step, steps,
+                                settings.learning_rate)
+            losses.append(value)
+            progress.update(loss=f"{value:.3f}")
     model.eval()
     return losses
+
+
+def _train_step(model, optimizer, schedule, loss, label: str, step: int, steps: int, lr: float) -> float:
+    """One optimizer step on `loss`; a non-finite loss stops with what to change."""
+    import torch
+
+    value = float(loss.detach())
+    if not math.isfinite(value):
+        raise UserError(f"{label}: the fine-tuning loss became {value} at step {step + 1} of "
+                        f"{steps}; lower the learning rate (now {lr:g}) or check the targets")
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), MAX_GRAD_NORM)
+    optimizer.step()
+    schedule.step()
+    optimizer.zero_grad(set_to_none=True)
+    return value

@@ -6,7 +6,10 @@ on the train split and scores the dev split: accuracy, or Pearson/Spearman for S
 
 Data comes from the GLUE TSV layout (`--glue-dir DIR` with `SST-2/`, `QNLI/`, `QQP/`, `MNLI/`,
 `STS-B/` as the GLUE download script writes them), or from `datasets` (`nyu-mll/glue`) when no
-folder is given and a hub is reachable. Fine-tuning is the one loop of `finetune.py`.
+folder is given and a hub is reachable. Fine-tuning is the one loop of `finetune.py`; with
+`seeds` it is repeated from the same weights once per seed and the scores are the mean over
+seeds. Every dev prediction is kept in the unit's per-example file (results.py), for paired
+bootstrap intervals over dev examples.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from rexbert.errors import UserError
 from rexbert.evaluate.config import GlueSettings
@@ -31,7 +36,8 @@ from rexbert.evaluate.models import (
     quiet_transformers,
     transformers_dir,
 )
-from rexbert.evaluate.results import ModelInfo
+from rexbert.evaluate.results import ExamplePart, ModelInfo
+from rexbert.evaluate.stats import seed_spread
 from rexbert.evaluate.task import EvalTask, Measurement
 
 log = logging.getLogger(__name__)
@@ -279,25 +285,38 @@ class GlueFineTune(EvalTask):
             "train_examples": len(self.train),
             "dev_examples": len(self.dev),
             "seed": config.seed,
+            "seeds": config.fine_tuning_seeds(),
         }
 
     def evaluate(self, spec: ModelSpec) -> tuple[ModelInfo, list[Measurement]]:
-        """Fine-tune a fresh head on train, predict dev, compute the task's metrics."""
+        """Per seed: fine-tune a fresh head on train, predict dev; the task's metrics, averaged."""
         device = pick_device(self.config.device)
         tokenizer = load_tokenizer(spec.path)
-        model = self._load_model(spec, tokenizer, device)
-        info = describe(spec, model.base_model, tokenizer)
-        losses = self._train(model, tokenizer, device, spec.name)
-        predictions = self._predict(model, tokenizer, device)
-        details = {"steps": len(losses), "final_loss": losses[-1]}
-        if self.glue.is_regression:
-            return info, [
-                Measurement("pearson", pearson(predictions, self.dev.labels), {}, details),
-                Measurement("spearman", spearman(predictions, self.dev.labels), {}, details),
-            ]
-        return info, [Measurement("accuracy", accuracy(predictions, self.dev.labels), {}, details)]
+        runs, losses, info = [], [], None
+        for seed in self.config.fine_tuning_seeds():
+            settings = self.config.model_copy(update={"seed": seed})
+            model = self._load_model(spec, tokenizer, device, seed)
+            info = info or describe(spec, model.base_model, tokenizer)
+            losses.append(self._train(model, tokenizer, device, spec.name, settings))
+            runs.append(self._predict(model, tokenizer, device))
+        details = {"steps": len(losses[0]), "final_loss": losses[0][-1]}
+        if len(losses) > 1:
+            details["final_losses"] = [run[-1] for run in losses]
+        part = ExamplePart({}, {"groups": np.arange(len(self.dev), dtype=np.int64),
+                                "targets": np.asarray(self.dev.labels, dtype=np.float64),
+                                "predictions": np.asarray(runs, dtype=np.float32)})
+        metrics = ((("pearson", pearson), ("spearman", spearman)) if self.glue.is_regression
+                   else (("accuracy", accuracy),))
+        return info, [self._mean(metric, score, runs, details, part) for metric, score in metrics]
 
-    def _load_model(self, spec: ModelSpec, tokenizer: Any, device: str) -> Any:
+    def _mean(self, metric: str, score: Any, runs: list[list[float]], details: dict[str, Any],
+              part: ExamplePart) -> Measurement:
+        values = [score(predictions, self.dev.labels) for predictions in runs]
+        if len(runs) > 1:
+            details = {**details, "per_seed": values, "spread": seed_spread(values)}
+        return Measurement(metric, float(np.mean(values)), {}, details, part)
+
+    def _load_model(self, spec: ModelSpec, tokenizer: Any, device: str, seed: int) -> Any:
         """The encoder with a fresh classification (regression for STS-B) head, seeded."""
         import torch
         from transformers import AutoModelForSequenceClassification
@@ -307,7 +326,7 @@ class GlueFineTune(EvalTask):
             raise UserError(
                 f'{folder}: the tokenizer has no padding token; set "pad_token" in tokenizer_config.json'
             )
-        torch.manual_seed(self.config.seed)  # the new head's initialisation
+        torch.manual_seed(seed)  # the new head's initialisation
         labels = 1 if self.glue.is_regression else len(self.glue.labels or ())
         problem = "regression" if self.glue.is_regression else "single_label_classification"
         model = load_transformers_model(
@@ -322,7 +341,7 @@ class GlueFineTune(EvalTask):
                             padding=True, return_tensors="pt")
         return {k: v.to(device) for k, v in encoded.items()}
 
-    def _train(self, model, tokenizer, device: str, name: str) -> list[float]:
+    def _train(self, model, tokenizer, device: str, name: str, settings: GlueSettings) -> list[float]:
         import torch
 
         dtype = torch.float32 if self.glue.is_regression else torch.long
@@ -332,8 +351,8 @@ class GlueFineTune(EvalTask):
             target = torch.tensor([self.train.labels[i] for i in chosen], dtype=dtype, device=device)
             return model(**inputs, labels=target).loss
 
-        return fine_tune(model, len(self.train), batch_loss, self.config,
-                         f"{name} {self.glue.title}")
+        return fine_tune(model, len(self.train), batch_loss, settings,
+                         f"{name} {self.glue.title} seed {settings.seed}")
 
     def _predict(self, model, tokenizer, device: str) -> list[float]:
         import torch

@@ -4,12 +4,17 @@ Pairs of (query, product text) carry a graded target: ESCI labels map E→1.0, S
 I→0.0 (configurable), or a numeric score column is used as is (see `pairs.py` for the inputs).
 Each model is scored zero-shot, fine-tuned with sentence-transformers' `CoSENTLoss` on the train
 pairs (the one loop of `finetune.py`), and scored again: Spearman (the paper's metric) and
-Pearson of cosine similarity against the targets on the test pairs.
+Pearson of cosine similarity against the targets on the test pairs. With `seeds`, fine-tuning
+is repeated from the same weights once per seed (same pairs), and the fine-tuned scores are the
+mean over seeds, each seed's kept beside it. The cosine of every test pair is kept in the unit's
+per-example file (results.py), grouped by query, for paired bootstrap intervals over queries.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+import numpy as np
 
 from rexbert.errors import UserError
 from rexbert.evaluate.config import PairsInput, SimilaritySettings
@@ -23,7 +28,8 @@ from rexbert.evaluate.models import (
     sentence_backbone,
 )
 from rexbert.evaluate.pairs import Pairs, load_pair_splits
-from rexbert.evaluate.results import ModelInfo
+from rexbert.evaluate.results import ExamplePart, ModelInfo
+from rexbert.evaluate.stats import seed_spread
 from rexbert.evaluate.task import EvalTask, Measurement
 
 COSENT_MIN_BATCH = 2  # CoSENT ranks the pairs of a batch against each other
@@ -117,22 +123,44 @@ class QueryProductSimilarity(EvalTask):
             "train_pairs": len(self.train),
             "test_pairs": len(self.test),
             "seed": config.seed,
+            "seeds": config.fine_tuning_seeds(),
             "loss": "CoSENTLoss (sentence-transformers), scale 20",
         }
 
     def evaluate(self, spec: ModelSpec) -> tuple[ModelInfo, list[Measurement]]:
-        """Zero-shot score, CoSENT fine-tuning, fine-tuned score."""
-        model = load_sentence_encoder(spec, pick_device(self.config.device), self.config.max_length)
+        """Zero-shot score, then CoSENT fine-tuning and the fine-tuned score once per seed."""
+        device = pick_device(self.config.device)
+        model = load_sentence_encoder(spec, device, self.config.max_length)
         info = describe(spec, sentence_backbone(model), model.tokenizer)
         window = {"window": model.max_seq_length}
-        measurements = self._scores(pair_cosines(model, self.test, self.config.batch_size),
+        measurements = self._scores([pair_cosines(model, self.test, self.config.batch_size)],
                                     "zero-shot", window)
-        losses = fine_tune_cosent(model, self.train, self.config, spec.name)
-        tuned = pair_cosines(model, self.test, self.config.batch_size)
-        details = {**window, "steps": len(losses), "final_loss": losses[-1]}
+        tuned, losses = [], []
+        for index, seed in enumerate(self.config.fine_tuning_seeds()):
+            if index:  # every seed fine-tunes the same starting weights
+                model = load_sentence_encoder(spec, device, self.config.max_length)
+            settings = self.config.model_copy(update={"seed": seed})
+            losses.append(fine_tune_cosent(model, self.train, settings, f"{spec.name} seed {seed}"))
+            tuned.append(pair_cosines(model, self.test, self.config.batch_size))
+        details = {**window, "steps": len(losses[0]), "final_loss": losses[0][-1]}
+        if len(losses) > 1:
+            details["final_losses"] = [run[-1] for run in losses]
         return info, measurements + self._scores(tuned, "fine-tuned", details)
 
-    def _scores(self, cosines: list[float], stage: str, extra: dict[str, Any]) -> list[Measurement]:
+    def _scores(self, runs: list[list[float]], stage: str, extra: dict[str, Any]) -> list[Measurement]:
+        """Spearman and Pearson of each run's cosines (one run per seed), as their mean."""
         targets = self.test.targets
-        return [Measurement("spearman", spearman(cosines, targets), {"stage": stage}, extra),
-                Measurement("pearson", pearson(cosines, targets), {"stage": stage}, extra)]
+        queries = sorted(set(self.test.queries))
+        position = {query: i for i, query in enumerate(queries)}
+        part = ExamplePart({"stage": stage}, {
+            "groups": np.asarray([position[q] for q in self.test.queries], dtype=np.int64),
+            "targets": np.asarray(targets, dtype=np.float64),
+            "predictions": np.asarray(runs, dtype=np.float32)})
+        measurements = []
+        for metric, score in (("spearman", spearman), ("pearson", pearson)):
+            values = [score(cosines, targets) for cosines in runs]
+            details = dict(extra)
+            if len(runs) > 1:
+                details.update(per_seed=values, spread=seed_spread(values))
+            measurements.append(Measurement(metric, float(np.mean(values)), {"stage": stage}, details, part))
+        return measurements

@@ -4,6 +4,12 @@ Every builder takes a `Results` (one or several results.json merged) and returns
 `rexbert.render.Table` or PNG bytes, so other commands (the end-to-end run) can put the same
 tables into their own `Report`. `add_sections` adds them all to a report; `write_report` is the
 file-writing wrapper behind `rexbert report`. Rendering is rexbert/render.py's, in its one style.
+
+Differences. The first model of the results is the reference; each table gives its difference
+from every other model (Δ) with a paired bootstrap 95% interval computed from the per-example
+files beside results.json (`paired_difference`, rexbert/evaluate/stats.py), and marks with `*`
+the intervals that exclude 0. Results without per-example data (an older rexbert) get no
+interval, and the table says so. Fine-tuned scores of several seeds show as mean ± s.d.
 """
 
 from __future__ import annotations
@@ -12,19 +18,100 @@ import math
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from rexbert.errors import UserError
-from rexbert.evaluate.results import ResultRecord, Results, load_results
+from rexbert.evaluate.results import ResultRecord, Results, load_results, record_examples
+from rexbert.evaluate.stats import DRAWS, Interval, correlation_interval, ratio_interval
 from rexbert.plotting import png_bytes
 from rexbert.render import Report, Table, html_table, markdown_table
 
 __all__ = ["Table", "markdown_table", "html_table", "merge_runs", "models_table", "table3",
            "similarity_scores", "similarity_table", "figure4_png", "table4", "add_sections",
-           "render_markdown", "render_html", "write_report"]
+           "render_markdown", "render_html", "write_report", "find_record", "paired_difference",
+           "seed_sd", "percent_cell", "score_cell", "difference_cell", "SIGNIFICANT"]
 
 GLUE_ORDER = ("sst2", "qnli", "qqp", "mnli", "stsb")
 GLUE_TITLES = {"sst2": "SST-2", "qnli": "QNLI", "qqp": "QQP", "mnli": "MNLI", "stsb": "STS-B"}
 GLUE_CAPTION = "Table 4 — GLUE dev (fine-tuned)"
 FIGURE4_ALT = "Figure 4 — Spearman per model, zero-shot and fine-tuned"
+SIGNIFICANT = "*"  # after a difference whose 95% interval excludes 0
+
+
+# ---- paired differences ----------------------------------------------------------------------
+def find_record(results: Results, model: str, task: str, metric: str, **axes) -> ResultRecord | None:
+    """The newest record of `metric` for `model` on `task` whose axes include `axes`."""
+    found = None
+    for record in results.records:
+        if (record.model, record.task, record.metric) == (model, task, metric) and all(
+                record.axes.get(key) == value for key, value in axes.items()):
+            found = record
+    return found
+
+
+def paired_difference(results: Results, model: str, other: str, task: str, metric: str,
+                      **axes) -> Interval | None:
+    """`model` − `other` on one table cell, with its paired bootstrap 95% interval.
+
+    None when either has no per-example data, or the two were not scored on the same examples
+    (other texts, other test pairs), which no paired comparison can bridge.
+    """
+    first, second = (find_record(results, name, task, metric, **axes) for name in (model, other))
+    if first is None or second is None:
+        return None
+    a, b = record_examples(first), record_examples(second)
+    if a is None or b is None:
+        return None
+    if "masked" in a and "masked" in b:
+        if not np.array_equal(a["ids"], b["ids"]):
+            return None
+        hits = f"hits@{first.axes.get('k')}"
+        return ratio_interval(a[hits], a["masked"], b[hits], b["masked"])
+    if "predictions" not in a or "predictions" not in b:
+        return None
+    if not (np.array_equal(a["groups"], b["groups"]) and np.array_equal(a["targets"], b["targets"])):
+        return None
+    if metric == "accuracy":
+        ones = np.ones(len(a["targets"]))
+        return ratio_interval((a["predictions"] == a["targets"]).mean(axis=0), ones,
+                              (b["predictions"] == b["targets"]).mean(axis=0), ones)
+    return correlation_interval(a["groups"], a["targets"], a["predictions"], b["predictions"],
+                                method=metric)
+
+
+def difference_cell(interval: Interval | None, scale: float, digits: int) -> str:
+    """`+5.41 [+4.10, +6.80] *` (values × `scale`), `*` when the interval excludes 0."""
+    if interval is None or not math.isfinite(interval.low):
+        return "n/a"
+    return interval.format(scale, digits) + (f" {SIGNIFICANT}" if interval.excludes_zero else "")
+
+
+def _difference_note(table: Table, found: bool, resampled: str) -> None:
+    """Say how the Δ entries were computed, or that they could not be."""
+    if found:
+        table.notes.append(f"Δ: difference with its paired bootstrap 95% interval ({DRAWS:,} resamples "
+                           f"of the {resampled}); {SIGNIFICANT} marks an interval that excludes 0.")
+    else:
+        table.notes.append("No differences with intervals: these results have no per-example data "
+                           "(evaluated by an older rexbert); rerun the evaluation with --overwrite.")
+
+
+def seed_sd(record: ResultRecord | None) -> float | None:
+    """The s.d. over fine-tuning seeds of a score averaged over several seeds, else None."""
+    if record is None or len(record.settings.get("per_seed") or []) < 2:
+        return None
+    return float(record.settings.get("spread", 0.0))
+
+
+def _with_sd(text: str, sd: float | None, scale: float = 1.0, digits: int = 4) -> str:
+    return text if sd is None else f"{text} ± {scale * sd:.{digits}f}"
+
+
+def _seeds_note(table: Table, records: Sequence[ResultRecord]) -> None:
+    seeds = next((r.settings.get("seeds") for r in records if len(r.settings.get("seeds") or []) > 1), None)
+    if seeds:
+        table.notes.append(f"Fine-tuned scores: mean ± s.d. over fine-tuning seeds "
+                           f"{', '.join(map(str, seeds))} (same weights, same examples).")
 
 
 def merge_runs(runs: Sequence[str | Path]) -> Results:
@@ -43,11 +130,13 @@ def _model_order(results: Results, records: Sequence[ResultRecord]) -> list[str]
     return ordered + sorted(present - set(ordered))
 
 
-def _percent(value: float | None) -> str:
+def percent_cell(value: float | None) -> str:
+    """A fraction as a percentage with two decimals; n/a when undefined."""
     return "n/a" if value is None or math.isnan(value) else f"{100 * value:.2f}"
 
 
-def _plain(value: float | None) -> str:
+def score_cell(value: float | None) -> str:
+    """A correlation with four decimals; n/a when undefined."""
     return "n/a" if value is None or math.isnan(value) else f"{value:.4f}"
 
 
@@ -71,7 +160,7 @@ def models_table(results: Results) -> Table | None:
     if not results.models:
         return None
     rows = [
-        [name, f"{info.parameters / 1e6:.1f}M", info.architecture, info.source]
+        [name, f"{info.parameters / 1e6:.1f}M" if info.parameters else "—", info.architecture, info.source]
         for name, info in results.models.items()
     ]
     return Table(
@@ -82,13 +171,8 @@ def models_table(results: Results) -> Table | None:
     )
 
 
-def table3(results: Results) -> Table | None:
-    """Masked-token recovery, laid out like the paper's Table 3: one row per field, block size
-    and k, models side by side (accuracy in %, best per row in bold)."""
-    records = [r for r in results.records if r.task == "mlm"]
-    if not records:
-        return None
-    models = _model_order(results, records)
+def _recovery_cells(records: Sequence[ResultRecord]) -> tuple[dict[tuple, float | None], list[tuple]]:
+    """Values by (model, field, block size, k), and the (field, block size, k) rows in order."""
     values_at: dict[tuple, float | None] = {}
     keys: list[tuple[str, int, int]] = []
     for record in _latest(records).values():
@@ -102,18 +186,48 @@ def table3(results: Results) -> Table | None:
             keys.append(key)
     fields = list(dict.fromkeys(key[0] for key in keys))  # fields in the order they were given
     keys.sort(key=lambda key: (fields.index(key[0]), key[1], key[2]))
+    return values_at, keys
+
+
+def _recovery_deltas(results: Results, models: list[str], keys: list[tuple]) -> dict[tuple, Interval | None]:
+    """The reference model's difference from each other model in every row."""
+    return {(other, key): paired_difference(results, models[0], other, "mlm", f"top{key[2]}_accuracy",
+                                            field=key[0], block_size=key[1], k=key[2])
+            for other in models[1:] for key in keys}
+
+
+def table3(results: Results) -> Table | None:
+    """Masked-token recovery, laid out like the paper's Table 3: one row per field, block size
+    and k, models side by side (accuracy in %, best per row in bold), then the first model's
+    difference from each other model in points, with its interval."""
+    records = [r for r in results.records if r.task == "mlm"]
+    if not records:
+        return None
+    models = _model_order(results, records)
+    values_at, keys = _recovery_cells(records)
+    deltas = _recovery_deltas(results, models, keys)
+    shown = any(v is not None for v in deltas.values())
     table = Table(
         "Table 3 — masked-token recovery on product text (top-k accuracy, %)",
-        ["Field", "Tokens", "Top-k", *models],
+        ["Field", "Tokens", "Top-k", *models,
+         *([f"Δ {models[0]} − {other} (points)" for other in models[1:]] if shown else [])],
         [],
         label_columns=3,
     )
     for key in keys:
         values = [values_at.get((model, *key)) for model in models]
         missing = [(model, *key) not in values_at for model in models]
-        cells = ["—" if gone else _percent(v) for v, gone in zip(values, missing, strict=True)]
+        cells = ["—" if gone else percent_cell(v) for v, gone in zip(values, missing, strict=True)]
+        if shown:
+            cells += [difference_cell(deltas[(other, key)], 100, 2) for other in models[1:]]
         table.rows.append([key[0], str(key[1]), f"top-{key[2]}", *cells])
         _bold_best(table, len(table.rows) - 1, values, 3)
+    _table3_notes(table, results, models, records, shown)
+    return table
+
+
+def _table3_notes(table: Table, results: Results, models: list[str], records: list[ResultRecord],
+                  shown: bool) -> None:
     tokenizers = {results.models[m].tokenizer for m in models if m in results.models}
     if len(tokenizers) == 1 and len(models) > 1:
         table.notes.append(
@@ -124,12 +238,18 @@ def table3(results: Results) -> Table | None:
             "The models' tokenizers differ: each model was scored on its own deterministic whole-word "
             "span mask at the same ratio and seed."
         )
+    baseline = next((r.settings for r in records if "counted" in r.settings), None)
+    if baseline is not None:
+        top = ", ".join(repr(t) for t in baseline.get("top_tokens", []))
+        table.notes.append(f"frequency: the k most frequent tokens of {baseline['counted']}, "
+                           f"predicted at every masked position (most frequent: {top}).")
+    if len(models) > 1:
+        _difference_note(table, shown, "texts")
     first = records[0].settings
     table.notes.append(
         f"Mask ratio {first.get('mask_ratio')}, {first.get('mask')}, seed {first.get('seed')}; "
         f"data {first.get('data')}."
     )
-    return table
 
 
 def similarity_scores(results: Results) -> dict[str, dict[str, dict[str, float | None]]]:
@@ -141,8 +261,13 @@ def similarity_scores(results: Results) -> dict[str, dict[str, dict[str, float |
     return scores
 
 
+SIMILARITY_COLUMNS = (("zero-shot", "spearman"), ("fine-tuned", "spearman"),
+                      ("zero-shot", "pearson"), ("fine-tuned", "pearson"))
+
+
 def similarity_table(results: Results) -> Table | None:
-    """Spearman/Pearson before and after CoSENT fine-tuning, one row per model."""
+    """Spearman/Pearson before and after CoSENT fine-tuning, one row per model, then the first
+    model's difference from each other model with its interval (resampled over queries)."""
     records = [r for r in results.records if r.task == "similarity"]
     if not records:
         return None
@@ -150,37 +275,23 @@ def similarity_table(results: Results) -> Table | None:
     models = _model_order(results, records)
     table = Table(
         "Query–product similarity (cosine vs graded relevance)",
-        [
-            "Model",
-            "Spearman zero-shot",
-            "Spearman fine-tuned",
-            "Pearson zero-shot",
-            "Pearson fine-tuned",
-        ],
+        ["Model", *(f"{metric.title()} {stage}" for stage, metric in SIMILARITY_COLUMNS)],
         [],
     )
-    columns = [
-        ("zero-shot", "spearman"),
-        ("fine-tuned", "spearman"),
-        ("zero-shot", "pearson"),
-        ("fine-tuned", "pearson"),
-    ]
     for model in models:
-        table.rows.append(
-            [
-                model,
-                *(
-                    _plain(scores.get(model, {}).get(stage, {}).get(metric))
-                    for stage, metric in columns
-                ),
-            ]
-        )
-    for column, (stage, metric) in enumerate(columns, start=1):
+        table.rows.append([model, *(
+            _with_sd(score_cell(scores.get(model, {}).get(stage, {}).get(metric)),
+                     seed_sd(find_record(results, model, "similarity", metric, stage=stage)))
+            for stage, metric in SIMILARITY_COLUMNS)])
+    for column, (stage, metric) in enumerate(SIMILARITY_COLUMNS, start=1):
         values = [scores.get(m, {}).get(stage, {}).get(metric) for m in models]
         numbers = [v for v in values if v is not None and not math.isnan(v)]
         if len(numbers) > 1:
             best = max(numbers)
             table.bold |= {(row, column) for row, v in enumerate(values) if v == best}
+    _difference_rows(table, models, lambda other, column: paired_difference(
+        results, models[0], other, "similarity", SIMILARITY_COLUMNS[column][1],
+        stage=SIMILARITY_COLUMNS[column][0]), len(SIMILARITY_COLUMNS), 1, 4, "queries")
     first = records[0].settings
     table.notes.append(
         f"{first.get('train_pairs')} train / {first.get('test_pairs')} test pairs; {first.get('loss')}, "
@@ -189,7 +300,21 @@ def similarity_table(results: Results) -> Table | None:
         + (f" mapped {first.get('label_map')}" if first.get("label_map") else "")
         + "."
     )
+    _seeds_note(table, records)
     return table
+
+
+def _difference_rows(table: Table, models: list[str], difference, columns: int, scale: float,
+                     digits: int, resampled: str) -> None:
+    """One `Δ first − other` row per other model, `difference(other, column)` in each column."""
+    if len(models) < 2:
+        return
+    rows = [[f"Δ {models[0]} − {other}", *(difference(other, c) for c in range(columns))]
+            for other in models[1:]]
+    shown = any(cell is not None for row in rows for cell in row[1:])
+    if shown:
+        table.rows += [[row[0], *(difference_cell(cell, scale, digits) for cell in row[1:])] for row in rows]
+    _difference_note(table, shown, resampled)
 
 
 def figure4_png(results: Results) -> bytes | None:
@@ -279,7 +404,9 @@ def table4(results: Results, caption: str = GLUE_CAPTION) -> Table | None:
         average = sum(numbers) / len(numbers) if len(numbers) == len(per_task) and numbers else None
         row_values = [*values, average]
         all_values.append(row_values)
-        table.rows.append([model, *(_percent(v) if v is not None else "—" for v in row_values)])
+        sds = [seed_sd(find_record(results, model, f"glue/{task}", metric)) for task, metric, _ in columns]
+        table.rows.append([model, *(_with_sd(percent_cell(v), sd, 100, 2) if v is not None else "—"
+                                    for v, sd in zip(row_values, [*sds, None], strict=True))])
     for column in range(len(columns) + 1):
         numbers = [
             row[column]
@@ -291,11 +418,15 @@ def table4(results: Results, caption: str = GLUE_CAPTION) -> Table | None:
             table.bold |= {
                 (i, column + 1) for i, row in enumerate(all_values) if row[column] == best
             }
+    _difference_rows(table, models, lambda other, column: None if column == len(columns) else
+                     paired_difference(results, models[0], other, f"glue/{columns[column][0]}",
+                                       columns[column][1]), len(columns) + 1, 100, 2, "dev examples")
     first = records[0].settings
     table.notes.append(
         f"Data: {first.get('source')}; {first.get('epochs')} epoch(s), lr {first.get('learning_rate')}, "
         f"batch {first.get('batch_size')}, max length {first.get('max_length')}. Avg counts STS-B by Spearman."
     )
+    _seeds_note(table, records)
     return table
 
 

@@ -1,4 +1,4 @@
-"""The `results.json` contract between `evaluate` and `report`.
+"""The `results.json` contract between `evaluate` and `report`, and the per-example files beside it.
 
 One file per output folder; every evaluation run with `--out OUT` merges its records into
 `OUT/results.json`, so one folder can hold masked-token, similarity and GLUE results side by side:
@@ -9,7 +9,7 @@ One file per output folder; every evaluation run with `--out OUT` merges its rec
                              "parameters": 22713216, "fingerprint": "...", "tokenizer": "..."}},
       "records": [{"model": "<name>", "task": "mlm", "metric": "top1_accuracy", "value": 0.41,
                    "settings": {...}, "axes": {"field": "title", "block_size": 128, "k": 1},
-                   "unit": "<key>"}]
+                   "unit": "<key>", "examples": "examples/<name>/<key>.npz"}]
     }
 
 `settings` holds everything the number depends on; `axes` is the subset that places it in a table
@@ -17,22 +17,53 @@ One file per output folder; every evaluation run with `--out OUT` merges its rec
 the file, which is how an interrupted multi-model or multi-task run resumes without redoing
 finished work. A metric that is undefined (e.g. a correlation of constant predictions) is stored as
 `null`, never as a made-up number.
+
+Per-example data. `examples` names, relative to results.json, the file that holds what every
+record of the unit was computed from, one example at a time, so that a report can put a paired
+bootstrap interval on the difference of two models (`rexbert.evaluate.stats`). The file is
+`OUT/examples/<model>/<unit>.npz` (`<model>` with characters other than letters, digits, `.`,
+`_` and `-` replaced by `_`), a NumPy archive read without pickle:
+
+    index          JSON text: [{"name": "p0", "axes": {...}, "arrays": ["ids", ...]}, ...]
+    p0.<array>     the arrays of part p0, one entry per example
+
+A record's part is the one whose `axes` all equal the record's own (a masked-token part has
+`{field, block_size}`, and serves the records of every k). Two kinds of part:
+
+    masked-token recovery, one entry per text:
+      ids      int64   the text's record index in the input: its mask seed, shared by every
+                       model, so equal ids with one tokenizer mean the same masked positions
+      masked   int32   masked tokens of the text
+      hits@K   int32   masked tokens whose original token is in the model's top K (each k)
+    similarity and GLUE, one entry per scored pair or example:
+      groups       int64    the unit a bootstrap resamples: the query (similarity) or the
+                            example itself (GLUE)
+      targets      float64  the graded relevance, the class index or the STS-B score
+      predictions  float32  [seeds, n]: cosine similarity, predicted class or predicted score,
+                            one row per fine-tuning seed (the record's `seeds` setting, in order)
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import io
 import json
 import math
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from rexbert.errors import UserError
-from rexbert.fileio import atomic_write_json, read_json
+from rexbert.fileio import atomic_write_bytes, atomic_write_json, read_json
 
 SCHEMA = "rexbert.results/v1"
 RESULTS_NAME = "results.json"
+EXAMPLES_DIR = "examples"
 
 
 @dataclass
@@ -46,6 +77,8 @@ class ResultRecord:
     settings: dict[str, Any]
     unit: str = ""
     axes: dict[str, Any] = field(default_factory=dict)
+    examples: str = ""  # per-example file, relative to results.json ("" when there is none)
+    root: Path | None = field(default=None, repr=False, compare=False)  # the folder of results.json
 
     def cell(self) -> tuple[str, str, str, str]:
         """Which table cell this record fills: model, task, metric and its axes."""
@@ -67,7 +100,14 @@ class ResultRecord:
             "settings": self.settings,
             "unit": self.unit,
             "axes": self.axes,
+            **({"examples": self.examples} if self.examples else {}),
         }
+
+    def examples_path(self) -> Path | None:
+        """Where this record's per-example file is, if it has one."""
+        if not self.examples or self.root is None:
+            return None
+        return self.root / self.examples
 
 
 @dataclass
@@ -132,6 +172,62 @@ def results_path(run: str | Path) -> Path:
     return run / RESULTS_NAME if run.is_dir() or not run.suffix else run
 
 
+@dataclass
+class ExamplePart:
+    """The per-example arrays behind the records at `axes` (see the module docstring)."""
+
+    axes: dict[str, Any]
+    arrays: dict[str, np.ndarray]
+
+
+def examples_name(model: str, unit: str) -> str:
+    """`examples/<model>/<unit>.npz`, relative to results.json."""
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "_", model).strip("._") or "model"
+    return f"{EXAMPLES_DIR}/{slug}/{unit}.npz"
+
+
+def save_examples(out_dir: str | Path, name: str, parts: list[ExamplePart]) -> None:
+    """Write the parts of one unit to `out_dir/name` atomically."""
+    index = [{"name": f"p{i}", "axes": part.axes, "arrays": sorted(part.arrays)}
+             for i, part in enumerate(parts)]
+    arrays = {f"p{i}.{key}": np.asarray(value) for i, part in enumerate(parts)
+              for key, value in part.arrays.items()}
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, index=np.array(json.dumps(index, sort_keys=True)), **arrays)
+    atomic_write_bytes(Path(out_dir) / name, buffer.getvalue())
+
+
+@functools.lru_cache(maxsize=256)
+def _read_parts(path: Path, mtime_ns: int) -> tuple[ExamplePart, ...]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            index = json.loads(str(archive["index"]))
+            return tuple(ExamplePart(entry["axes"], {key: archive[f"{entry['name']}.{key}"]
+                                                     for key in entry["arrays"]})
+                         for entry in index)
+    except (OSError, ValueError, KeyError, TypeError, zipfile.BadZipFile) as err:
+        raise UserError(f"{path}: unreadable per-example file ({type(err).__name__}); rerun the "
+                        "evaluation with --overwrite to write it again") from err
+
+
+def load_examples(path: str | Path) -> list[ExamplePart]:
+    """Every part of one per-example file."""
+    path = Path(path)
+    return list(_read_parts(path.resolve(), path.stat().st_mtime_ns))
+
+
+def record_examples(record: ResultRecord) -> dict[str, np.ndarray] | None:
+    """The arrays behind `record`: its file's part whose axes all match the record's, or None
+    when the record has no per-example file (written by an older rexbert) or it is gone."""
+    path = record.examples_path()
+    if path is None or not path.is_file():
+        return None
+    for part in load_examples(path):
+        if all(record.axes.get(key) == value for key, value in part.axes.items()):
+            return part.arrays
+    return None
+
+
 def _parse_record(raw: Any, where: str) -> ResultRecord:
     if not isinstance(raw, dict):
         raise UserError(f"{where}: expected an object with model, task, metric, value, settings")
@@ -155,6 +251,7 @@ def _parse_record(raw: Any, where: str) -> ResultRecord:
         settings=settings,
         unit=str(raw.get("unit", "")),
         axes=axes,
+        examples=str(raw.get("examples") or ""),
     )
 
 
@@ -182,6 +279,8 @@ def load_results(run: str | Path, missing_ok: bool = False) -> Results:
         _parse_record(raw, f"{path}: records[{i}]")
         for i, raw in enumerate(data.get("records") or [])
     ]
+    for record in records:
+        record.root = path.parent
     return Results(models, records)
 
 

@@ -17,10 +17,13 @@ from typing import Any
 
 from rexbert.evaluate.models import ModelSpec, fingerprint
 from rexbert.evaluate.results import (
+    ExamplePart,
     ModelInfo,
     ResultRecord,
     Results,
+    examples_name,
     load_results,
+    save_examples,
     save_results,
     unit_key,
 )
@@ -37,6 +40,7 @@ class Measurement:
     value: float
     axes: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
+    examples: ExamplePart | None = None  # the per-example data behind the value (results.py)
 
 
 class EvalTask(ABC):
@@ -68,26 +72,45 @@ def run_tasks(
         for task in tasks:
             settings = task.settings()
             unit = unit_key(task.task, weights, settings)
-            if unit in done and not overwrite and spec.name in results.models:
+            if unit in done and not overwrite and unit_complete(results, unit, spec.name):
                 log.info(
                     "%s on %s: already in %s/results.json, skipped", task.task, spec.name, out_dir
                 )
                 continue
             log.info("%s: evaluating %s (%s)", task.task, spec.name, spec.path)
             info, measurements = task.evaluate(spec)
-            records = [
-                ResultRecord(
-                    model=spec.name,
-                    task=task.task,
-                    metric=m.metric,
-                    value=m.value,
-                    settings={**settings, **m.axes, **m.details},
-                    unit=unit,
-                    axes=dict(m.axes),
-                )
-                for m in measurements
-            ]
-            results.models[spec.name] = info
-            results.replace_unit(unit, records)
-            save_results(out_dir, results)
+            store_unit(results, out_dir, spec.name, task.task, unit, settings, info, measurements)
     return results
+
+
+def unit_complete(results: Results, unit: str, name: str) -> bool:
+    """Whether `name`'s records of `unit` are in the results with their per-example file."""
+    records = [r for r in results.records if r.unit == unit and r.model == name]
+    return name in results.models and bool(records) and all(
+        r.examples_path() is not None and r.examples_path().is_file() for r in records)
+
+
+def store_unit(results: Results, out_dir: Path, name: str, task: str, unit: str,
+               settings: dict[str, Any], info: ModelInfo, measurements: Sequence[Measurement]) -> None:
+    """Merge one evaluated (model, task) pair into OUT/results.json, its per-example file first."""
+    parts = list({id(m.examples): m.examples for m in measurements if m.examples is not None}.values())
+    examples = examples_name(name, unit) if parts else ""
+    if parts:
+        save_examples(out_dir, examples, parts)
+    records = [
+        ResultRecord(
+            model=name,
+            task=task,
+            metric=m.metric,
+            value=m.value,
+            settings={**settings, **m.axes, **m.details},
+            unit=unit,
+            axes=dict(m.axes),
+            examples=examples,
+            root=out_dir,
+        )
+        for m in measurements
+    ]
+    results.models[name] = info
+    results.replace_unit(unit, records)
+    save_results(out_dir, results)

@@ -5,21 +5,38 @@ Each text is tokenized by the model's own tokenizer and truncated to the block s
 position gets the mask token, and accuracy@k counts the masked positions whose original token is
 among the model's k most likely tokens. Counts are pooled over all masked tokens of a field
 (micro-average), so long descriptions weigh more than short titles, as in token-level accuracy.
+The counts of every text are kept as well (`OUT/examples/`, see results.py), for the paired
+bootstrap intervals of the reports.
+
+The frequency baseline (`FrequencyBaseline`) goes through the same protocol — the same texts,
+tokenization and masks — but predicts the k most frequent tokens of the domain training text at
+every masked position: a model that beats it has learned more than unigram statistics.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 from tqdm.auto import tqdm
 
 from rexbert.errors import UserError
-from rexbert.evaluate.config import MlmSettings
+from rexbert.evaluate.config import FrequencyInput, MlmSettings
 from rexbert.evaluate.masking import MAX_SPAN_WORDS, SPAN_P, span_mask
-from rexbert.evaluate.metrics import topk_hits
-from rexbert.evaluate.models import ModelSpec, describe, load_masked_lm, model_window
-from rexbert.evaluate.results import ModelInfo
+from rexbert.evaluate.models import (
+    ModelSpec,
+    describe,
+    load_masked_lm,
+    load_tokenizer,
+    model_window,
+    tokenizer_fingerprint,
+)
+from rexbert.evaluate.results import ExamplePart, ModelInfo
 from rexbert.evaluate.task import EvalTask, Measurement
 from rexbert.sources.documents import BadRecord, DocumentInput, iter_documents
 
@@ -54,6 +71,26 @@ def read_texts(data: DocumentInput, field: str, limit: int | None) -> tuple[list
     return rows, skipped
 
 
+@dataclass
+class TextHits:
+    """Per-text counts of one field at one block size: what a cell of Table 3 is the ratio of."""
+
+    ids: np.ndarray  # int64 record index of each text (its mask seed)
+    masked: np.ndarray  # int32 masked tokens per text
+    hits: dict[int, np.ndarray]  # k → int32 masked tokens recovered within the top k, per text
+
+    def measurements(self, field: str, block: int, skipped: int) -> list[Measurement]:
+        """One top-k accuracy per k, sharing this per-text data."""
+        total = int(self.masked.sum())
+        part = ExamplePart({"field": field, "block_size": block},
+                           {"ids": self.ids, "masked": self.masked,
+                            **{f"hits@{k}": hits for k, hits in self.hits.items()}})
+        details = {"masked_tokens": total, "texts": len(self.ids), "skipped": skipped}
+        return [Measurement(f"top{k}_accuracy", int(hits.sum()) / total if total else float("nan"),
+                            {"field": field, "block_size": block, "k": k}, details, part)
+                for k, hits in self.hits.items()]
+
+
 class MaskedTokenRecovery(EvalTask):
     """Top-k recovery of span-masked tokens, per text field and block size."""
 
@@ -73,7 +110,7 @@ class MaskedTokenRecovery(EvalTask):
             if skipped:
                 log.warning("%s: %d record(s) without text in '%s' skipped", where, skipped, name)
             self.texts[name], self.skipped[name] = rows, skipped
-        self._cache: dict[int, dict[int, tuple[dict[int, int], int]]] = {}
+        self._cache: dict[int, dict[int, TextHits]] = {}
         self._gather_ok: dict[int, bool | None] = {}
 
     def settings(self) -> dict[str, Any]:
@@ -114,18 +151,14 @@ class MaskedTokenRecovery(EvalTask):
                     )
                     continue
                 with torch.inference_mode():
-                    hits, total = self._score(
+                    hits = self._score(
                         model, tokenizer, rows, block, device, f"{spec.name} {name}@{block}"
                     )
-                details = {"masked_tokens": total, "texts": len(rows), "skipped": self.skipped[name]}
-                for k in self.config.top_k:
-                    measurements.append(Measurement(
-                        f"top{k}_accuracy", hits[k] / total if total else float("nan"),
-                        {"field": name, "block_size": block, "k": k}, details))
+                measurements += hits.measurements(name, block, self.skipped[name])
         return info, measurements
 
-    def _score(self, model, tokenizer, rows, block, device, label) -> tuple[dict[int, int], int]:
-        """Mask, predict and count hits for one field at one block size."""
+    def masked_examples(self, tokenizer, rows, block) -> list[tuple[int, list[int], list[int]]]:
+        """(position in `rows`, token ids, masked positions) of each text truncated to `block`."""
         texts = [text for _, text in rows]
         encoded = tokenizer(texts, truncation=True, max_length=block)
         examples = []
@@ -134,43 +167,46 @@ class MaskedTokenRecovery(EvalTask):
             word_ids = (
                 encoded.word_ids(index) if encoded.is_fast else _special_aware_ids(tokenizer, ids)
             )
-            positions = span_mask(word_ids, self.config.mask_ratio, self.config.seed, row)
-            if positions:
-                examples.append((ids, positions))
+            examples.append((index, ids, span_mask(word_ids, self.config.mask_ratio, self.config.seed, row)))
+        return examples
+
+    def _score(self, model, tokenizer, rows, block, device, label) -> TextHits:
+        """Mask, predict and count hits of every text of one field at one block size."""
+        examples = [e for e in self.masked_examples(tokenizer, rows, block) if e[2]]
         # When no text reaches the block size, a larger block sees exactly the same inputs and
         # masks as a smaller one; reuse those counts instead of recomputing identical numbers.
-        signature = hash(tuple((tuple(ids), tuple(pos)) for ids, pos in examples))
+        signature = hash(tuple((tuple(ids), tuple(pos)) for _, ids, pos in examples))
         cache = self._cache.setdefault(id(model), {})
         if signature in cache:
             return cache[signature]
         # Length-sorted batches waste little compute on padding.
-        examples.sort(key=lambda example: len(example[0]))
-        hits = {k: 0 for k in self.config.top_k}
-        total = 0
+        examples.sort(key=lambda example: len(example[1]))
+        found = text_hits(rows, self.config.top_k)
         batch_size = self.config.batch_size
         for start in tqdm(
             range(0, len(examples), batch_size), desc=label, unit="batch", leave=False
         ):
-            batch_hits, count = self._score_batch(
-                model, tokenizer, examples[start : start + batch_size], device
-            )
-            for k in hits:
-                hits[k] += batch_hits[k]
-            total += count
-        cache[signature] = (hits, total)
-        return hits, total
+            batch = examples[start : start + batch_size]
+            per_text = self._score_batch(model, tokenizer, batch, device)
+            for (index, _, positions), counts in zip(batch, per_text, strict=True):
+                found.masked[index] = len(positions)
+                for k, hits in zip(self.config.top_k, counts, strict=True):
+                    found.hits[k][index] = hits
+        cache[signature] = found
+        return found
 
-    def _score_batch(self, model, tokenizer, batch, device) -> tuple[dict[int, int], int]:
-        """Top-k hits of one padded batch of (token ids, masked positions)."""
+    def _score_batch(self, model, tokenizer, batch, device) -> list[list[int]]:
+        """Top-k hits of each text of one padded batch of (index, token ids, masked positions):
+        one list per text, one count per k of `top_k`."""
         import torch
 
         pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
-        width = max(len(ids) for ids, _ in batch)
+        width = max(len(ids) for _, ids, _ in batch)
         input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
         attention = torch.zeros((len(batch), width), dtype=torch.long)
         rows_index: list[int] = []
         cols_index: list[int] = []
-        for i, (ids, positions) in enumerate(batch):
+        for i, (_, ids, positions) in enumerate(batch):
             input_ids[i, : len(ids)] = torch.tensor(ids)
             attention[i, : len(ids)] = 1
             rows_index += [i] * len(positions)
@@ -188,7 +224,20 @@ class MaskedTokenRecovery(EvalTask):
             self._gather_ok[id(model)] = bool(same)
             if not same:
                 logits = full
-        return topk_hits(logits.float(), targets.to(device), self.config.top_k), len(targets)
+        ks = self.config.top_k
+        top = torch.topk(logits.float(), min(max(ks), logits.shape[-1]), dim=-1).indices.cpu()
+        found = top == targets.unsqueeze(-1)  # [M, max k], at most one True per row
+        per_text = torch.zeros((len(batch), len(ks)), dtype=torch.long)
+        for column, k in enumerate(ks):
+            per_text[:, column].index_add_(0, rows_t, found[:, :k].any(dim=-1).long())
+        return per_text.tolist()
+
+
+def text_hits(rows: list[tuple[int, str]], ks: list[int]) -> TextHits:
+    """Zeroed per-text counts for `rows` (texts with nothing masked keep zeros)."""
+    return TextHits(np.asarray([row for row, _ in rows], dtype=np.int64),
+                    np.zeros(len(rows), dtype=np.int32),
+                    {k: np.zeros(len(rows), dtype=np.int32) for k in ks})
 
 
 def masked_logits(model, inputs, rows, cols, gather_ok: dict[int, bool | None]):
@@ -225,3 +274,155 @@ def _special_aware_ids(tokenizer, ids: list[int]) -> list[int | None]:
     """Word ids for slow tokenizers: each non-special token is its own word."""
     special = set(tokenizer.all_special_ids)
     return [None if token in special else position for position, token in enumerate(ids)]
+
+
+# ---- the frequency baseline -----------------------------------------------------------------
+COUNT_CHUNK = 4096  # documents per bincount
+
+
+@dataclass(frozen=True)
+class TokenCounts:
+    """How often each token id occurs in the counted text, in the tokenizer it was counted with."""
+
+    counts: np.ndarray  # int64 [vocabulary]
+    tokenizer: Any
+    counted: str  # what was counted, in words (the models table's source column)
+    identity: str  # digest of what was counted: the baseline's fingerprint in results.json
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha1(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _load_tokenizer_dir(path: Path, what: str) -> Any:
+    from transformers import AutoTokenizer
+
+    from rexbert.evaluate.models import quiet_transformers
+
+    try:
+        with quiet_transformers():
+            return AutoTokenizer.from_pretrained(str(path))
+    except (OSError, ValueError, TypeError) as err:
+        raise UserError(f"{path}: cannot load {what} ({str(err).splitlines()[0]}); rebuild the shards "
+                        "or count text instead (--frequency-text)") from err
+
+
+def shard_token_counts(frequency: FrequencyInput) -> TokenCounts:
+    """Token counts of one shard source, its last `holdout_documents` documents left out (the
+    held-out documents pretraining validates on are not training text)."""
+    from rexbert.data.shards import ShardSet
+
+    shards = ShardSet(frequency.shards)
+    documents = shards.source(frequency.source)
+    keep = documents.num_documents - frequency.holdout_documents
+    if keep <= 0:
+        raise UserError(f"{frequency.shards}: source '{frequency.source}' has {documents.num_documents} "
+                        f"documents, all inside the {frequency.holdout_documents} held out; lower "
+                        "--frequency-holdout-documents")
+    recorded = shards.index["tokenizer"]
+    vocabulary = int(recorded["vocab_size"])
+    counts = np.zeros(vocabulary, dtype=np.int64)
+    for start in range(0, keep, COUNT_CHUNK):
+        chunk = np.concatenate([documents.document(i) for i in range(start, min(keep, start + COUNT_CHUNK))])
+        counts += np.bincount(chunk.astype(np.int64), minlength=vocabulary)[:vocabulary]
+    tokenizer = _load_tokenizer_dir(Path(recorded["path"]), "the tokenizer the shards were built with")
+    counted = (f"'{frequency.source}' tokens of {frequency.shards} ({int(counts.sum()):,} tokens of "
+               f"{keep:,} documents, the last {frequency.holdout_documents} held out)")
+    identity = _digest(["shards", recorded["fingerprint"], frequency.source, keep,
+                        shards.index["sources"][frequency.source]["tokens"]])
+    return TokenCounts(counts, tokenizer, counted, identity)
+
+
+def text_token_counts(frequency: FrequencyInput, tokenizer_of: ModelSpec) -> TokenCounts:
+    """Token counts of the text files of `frequency.text`, in the tokenizer of `tokenizer_of`."""
+    from rexbert.sources.documents import list_files
+
+    spec = DocumentInput(paths=list(frequency.text), text_fields=list(frequency.text_fields))
+    tokenizer = load_tokenizer(tokenizer_of.path)
+    counts = np.zeros(len(tokenizer), dtype=np.int64)
+    batch: list[str] = []
+    documents = 0
+    for item in [*iter_documents(spec, on_error="skip"), None]:
+        if isinstance(item, BadRecord) and item.reason not in SKIPPED_REASONS:
+            raise item.user_error()
+        if item is not None and not isinstance(item, BadRecord) and item.text.strip():
+            batch.append(item.text)
+            documents += 1
+        if batch and (item is None or len(batch) >= 512):
+            for ids in tokenizer(batch, add_special_tokens=False)["input_ids"]:
+                counts += np.bincount(np.asarray(ids, dtype=np.int64), minlength=len(counts))[:len(counts)]
+            batch = []
+    if not counts.any():
+        raise UserError(f"{', '.join(frequency.text)}: no text to count in field(s) "
+                        f"{', '.join(frequency.text_fields)}; check --frequency-text-fields")
+    files = [(str(path), path.stat().st_size, path.stat().st_mtime_ns) for path, _ in list_files(spec)]
+    counted = f"{', '.join(frequency.text)} ({int(counts.sum()):,} tokens of {documents:,} texts)"
+    identity = _digest(["text", files, list(frequency.text_fields), tokenizer_fingerprint(tokenizer)])
+    return TokenCounts(counts, tokenizer, counted, identity)
+
+
+class FrequencyBaseline:
+    """Predicts the same ranking — the most frequent tokens of the counted text — at every masked
+    position. Special tokens and tokens that are only whitespace are left out of the ranking:
+    the evaluation masks words, and neither is ever a word (a listing page's line breaks would
+    otherwise be its most frequent token)."""
+
+    name = "frequency"
+
+    def __init__(self, counts: TokenCounts):
+        self.counts = counts
+        tokenizer = counts.tokenizer
+        usable = counts.counts.copy()
+        blank = [i for i in np.flatnonzero(usable) if not tokenizer.decode([int(i)]).strip()]
+        excluded = [i for i in [*tokenizer.all_special_ids, *blank] if 0 <= i < len(usable)]
+        usable[excluded] = 0
+        self.ranking = np.argsort(-usable, kind="stable")
+
+    @classmethod
+    def from_input(cls, frequency: FrequencyInput, first_model: ModelSpec) -> FrequencyBaseline:
+        """Count the text `frequency` names (shards: their tokenizer; text: the first model's)."""
+        counts = shard_token_counts(frequency) if frequency.shards else text_token_counts(frequency, first_model)
+        return cls(counts)
+
+    def top_tokens(self, count: int) -> list[str]:
+        """The `count` most frequent tokens, as text."""
+        return [self.counts.tokenizer.decode([int(i)]) for i in self.ranking[:count]]
+
+    def evaluate(self, task: MaskedTokenRecovery) -> tuple[ModelInfo, list[Measurement]]:
+        """Score the ranking on `task`'s texts, masks and block sizes."""
+        tokenizer, ks = self.counts.tokenizer, task.config.top_k
+        measurements: list[Measurement] = []
+        for name, rows in task.texts.items():
+            for block in task.config.block_sizes:
+                found = text_hits(rows, ks)
+                for index, ids, positions in task.masked_examples(tokenizer, rows, block):
+                    targets = np.asarray(ids, dtype=np.int64)[positions]
+                    found.masked[index] = len(positions)
+                    for k in ks:
+                        found.hits[k][index] = int(np.isin(targets, self.ranking[:k]).sum())
+                measurements += found.measurements(name, block, task.skipped[name])
+        info = ModelInfo(path=self.counts.counted, source=self.counts.counted,
+                         architecture=f"unigram frequency (top-k of the {len(self.ranking):,} tokens)",
+                         parameters=0, fingerprint=self.counts.identity,
+                         tokenizer=tokenizer_fingerprint(tokenizer))
+        return info, measurements
+
+    def settings(self) -> dict[str, Any]:
+        """What the baseline's numbers depend on besides the protocol (stored with each record)."""
+        return {"counted": self.counts.counted, "top_tokens": self.top_tokens(5),
+                "baseline": "most frequent tokens of the counted text, at every masked position"}
+
+
+def run_frequency_baseline(baseline: FrequencyBaseline, task: MaskedTokenRecovery, out: Path,
+                           results: Any, overwrite: bool) -> Any:
+    """Score the baseline into OUT/results.json beside the models (skipped when already there)."""
+    from rexbert.evaluate.results import unit_key
+    from rexbert.evaluate.task import store_unit, unit_complete
+
+    settings = task.settings()
+    unit = unit_key(task.task, baseline.counts.identity, settings)
+    if overwrite or not unit_complete(results, unit, baseline.name):
+        info, measurements = baseline.evaluate(task)
+        store_unit(results, out, baseline.name, task.task, unit, {**settings, **baseline.settings()},
+                   info, measurements)
+    return results

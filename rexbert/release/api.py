@@ -34,6 +34,16 @@ class ExportConfig(ConfigModel):
 
     sentence_max_length: int = Field(512, ge=8, description="max_seq_length of the exported "
                                                             "sentence-transformers model (tokens)")
+    model_name: str | None = Field(None, description="the model's name in its card (title, "
+                                                     "model-index); none: the output folder's name")
+    license: str = Field("apache-2.0", min_length=1,
+                         description="license the model card declares (a hub license id); check "
+                                     "it against the terms of the training data")
+    language: list[str] = Field(["en"], description="languages of the training text (ISO 639-1) "
+                                                    "for the card; curation keeps English by default")
+    datasets: list[str] = Field(default_factory=list,
+                                description="datasets the card lists as trained on (hub ids or "
+                                            "names), besides the hub ids found in the training data")
     onnx: OnnxExportConfig = Field(default_factory=OnnxExportConfig)
 
 
@@ -102,8 +112,7 @@ def export(checkpoint: str | Path, out: str | Path, cfg: ExportConfig | None = N
     from rexbert.release.export import export_checkpoint
 
     cfg = cfg or ExportConfig()
-    folder = export_checkpoint(checkpoint, out, tokenizer=tokenizer, overwrite=overwrite,
-                               sentence_max_length=cfg.sentence_max_length)
+    folder = export_checkpoint(checkpoint, out, tokenizer=tokenizer, overwrite=overwrite, settings=cfg)
     graphs = None
     if cfg.onnx.format == "onnx":
         from rexbert.release.onnx import export_onnx
@@ -118,8 +127,9 @@ def import_hf(model: str | Path, out: str | Path, overwrite: bool = False) -> Im
     from rexbert.release.export import import_hf as import_folder
 
     source = resolve_model_dir(model, "--model")
-    folder = import_folder(source, out, overwrite=overwrite)
-    return ImportResult(folder, source, str(model) if looks_like_hub_id(model) else None)
+    hub_id = str(model) if looks_like_hub_id(model) else None
+    folder = import_folder(source, out, overwrite=overwrite, hub_id=hub_id)
+    return ImportResult(folder, source, hub_id)
 
 
 def fill_mask(model: str | Path, text: str, cfg: FillMaskConfig | None = None) -> Any:

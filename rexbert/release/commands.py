@@ -34,7 +34,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                      "export with --overwrite)")
     export.add_argument("--tokenizer", help="tokenizer folder (default: CHECKPOINT/tokenizer/)")
     export.add_argument("--overwrite", action="store_true", help="replace an earlier export in --out")
-    add_flags(export, ExportConfig, ["sentence_max_length", "onnx.format", "onnx.quantize", "onnx.opset",
+    add_flags(export, ExportConfig, ["sentence_max_length", "model_name", "license", "language",
+                                     Flag("datasets", name="--dataset"), "onnx.format", "onnx.quantize", "onnx.opset",
                                      Flag("onnx.fill_mask", name="--onnx-fill-mask"),
                                      "onnx.parity_tolerance", "onnx.parity_max_length"])
     export.set_defaults(handler=lambda args: _export(args, export))

@@ -19,7 +19,7 @@ from typing import Any
 
 from rexbert import outputs
 from rexbert.errors import UserError
-from rexbert.fileio import atomic_write_json, atomic_write_text, read_json, replace_folder
+from rexbert.fileio import atomic_write_json, atomic_write_text, replace_folder
 from rexbert.model.checkpoint import (
     TOKENIZER_DIR,
     load_model,
@@ -27,13 +27,10 @@ from rexbert.model.checkpoint import (
     save_model,
     write_manifest,
 )
-from rexbert.model.config import ModelConfig, count_parameters
+from rexbert.model.config import ModelConfig
 
 log = logging.getLogger(__name__)
 
-# Training files that may sit in or above a checkpoint directory (written by the train stage).
-TRAINER_STATE = "trainer_state.json"
-RESOLVED_CONFIG_NAMES = ("resolved_config.yaml", "config.yaml", "recipe.yaml", "train_config.yaml")
 EXPORT_KIND = "export"
 CHECKPOINT_KIND = "checkpoint"
 
@@ -75,85 +72,6 @@ def _check_tokenizer(folder: Path, cfg: ModelConfig) -> None:
         )
 
 
-def _training_metadata(checkpoint: Path) -> dict[str, Any]:
-    """Optional facts for the model card: trainer_state.json and a resolved run config nearby."""
-    meta: dict[str, Any] = {}
-    for folder in (checkpoint, checkpoint.parent, checkpoint.parent.parent):
-        state = folder / TRAINER_STATE
-        if "trainer_state" not in meta and state.is_file():
-            try:
-                data = read_json(state)
-            except UserError as err:
-                log.warning("model card: skipping %s", err)
-                continue
-            if isinstance(data, dict):
-                meta["trainer_state"] = {
-                    k: v for k, v in data.items() if isinstance(v, (int, float, str, bool))
-                }
-        for name in RESOLVED_CONFIG_NAMES:
-            path = folder / name
-            if "run_config" not in meta and path.is_file():
-                meta["run_config"] = (path.name, path.read_text(encoding="utf-8", errors="replace"))
-    return meta
-
-
-def model_card(cfg: ModelConfig, name: str, meta: dict[str, Any]) -> str:
-    """README.md: what the model is, its size, how it was trained, and how to load it."""
-    params = count_parameters(cfg)
-    lines = [
-        "---",
-        "library_name: transformers",
-        "pipeline_tag: fill-mask",
-        "tags: [modernbert, rexbert, fill-mask, sentence-transformers]",
-        "---",
-        f"# {name}",
-        "",
-        "A ModernBERT-style encoder built with rexbert (masked-language-model pretraining on "
-        "curated domain text). It loads with transformers' `ModernBertForMaskedLM` and with "
-        "sentence-transformers (mean pooling).",
-        "",
-        "## Size",
-        "",
-        "| | |",
-        "|---|---|",
-        f"| parameters | {params:,} ({params / 1e6:.1f}M) |",
-        f"| layers | {cfg.num_layers} (global attention every {cfg.global_attn_every_n_layers}, "
-        f"others a {cfg.local_attention_window}-token sliding window) |",
-        f"| hidden / intermediate | {cfg.hidden_size} / {cfg.intermediate_size} |",
-        f"| heads | {cfg.num_heads} |",
-        f"| vocabulary | {cfg.vocab_size:,} |",
-        f"| max positions | {cfg.max_position_embeddings:,} |",
-        f"| RoPE θ global / local | {cfg.global_rope_theta:g} / {cfg.local_rope_theta:g}"
-        + (f" (NTK factor {cfg.rope_ntk_factor:g})" if cfg.rope_ntk_factor != 1 else "")
-        + " |",
-        "",
-        "## Data and training",
-        "",
-    ]
-    state = meta.get("trainer_state")
-    if state:
-        lines += ["| | |", "|---|---|"] + [f"| {k} | {v} |" for k, v in sorted(state.items())] + [""]
-    run_config = meta.get("run_config")
-    if run_config:
-        lines += [f"Resolved run configuration (`{run_config[0]}`):", "", "```yaml",
-                  run_config[1].rstrip(), "```", ""]
-    if not state and not run_config:
-        lines += ["No training metadata was found next to the checkpoint.", ""]
-    lines += [
-        "## Use",
-        "",
-        "```python",
-        "from transformers import pipeline",
-        f'fill = pipeline("fill-mask", model="{name}")',
-        "",
-        "from sentence_transformers import SentenceTransformer",
-        f'embeddings = SentenceTransformer("{name}").encode(["a product title"])',
-        "```",
-        "",
-    ]
-    return "\n".join(lines)
-
-
 def _write_sentence_transformers_files(folder: Path, hidden_size: int, max_length: int) -> None:
     # The classic module names: sentence-transformers 2.x–6.x all load them.
     atomic_write_json(folder / "modules.json", [
@@ -183,9 +101,10 @@ def claim_output(out: Path, kind: str, overwrite: bool) -> None:
         outputs.check_removable(out)
 
 
-def _publish(staging: Path, out: Path, kind: str) -> None:
-    """Checksum, seal and rename a finished staging folder into place."""
-    write_manifest(staging)
+def _publish(staging: Path, out: Path, kind: str, extra: dict[str, Any] | None = None) -> None:
+    """Checksum (`extra` goes into checkpoint.json too), seal and rename a finished staging
+    folder into place."""
+    write_manifest(staging, extra)
     outputs.seal(staging)
     replace_folder(staging, out)
 
@@ -195,12 +114,17 @@ def export_checkpoint(
     out: str | Path,
     tokenizer: str | Path | None = None,
     overwrite: bool = False,
-    sentence_max_length: int = 512,
+    settings: Any = None,
 ) -> Path:
-    """Write a transformers + sentence-transformers folder for a rexbert checkpoint."""
+    """Write a transformers + sentence-transformers folder for a rexbert checkpoint; `settings`
+    (an `ExportConfig`) gives the sentence-transformers length and the card's metadata."""
+    from rexbert.release.api import ExportConfig
+    from rexbert.release.card import model_card
     from rexbert.release.hf import write_hf_config, write_hf_weights
+    from rexbert.release.provenance import trace
 
     checkpoint, out = Path(checkpoint), Path(out)
+    settings = settings or ExportConfig()
     model = load_model(checkpoint)
     cfg = model.config
     tokenizer_dir = _tokenizer_source(checkpoint, tokenizer)
@@ -209,13 +133,16 @@ def export_checkpoint(
     try:
         outputs.claim(staging, EXPORT_KIND)
         for item in tokenizer_dir.iterdir():
-            if item.is_file():
+            # not the tokenizer folder's own ownership marker: the export is an output of its own
+            if item.is_file() and item.name != outputs.MARKER:
                 shutil.copy2(item, staging / item.name)
         _check_tokenizer(staging, cfg)
         write_hf_config(cfg, staging)
         write_hf_weights(model, staging)
-        _write_sentence_transformers_files(staging, cfg.hidden_size, sentence_max_length)
-        atomic_write_text(staging / "README.md", model_card(cfg, out.name, _training_metadata(checkpoint)))
+        _write_sentence_transformers_files(staging, cfg.hidden_size, settings.sentence_max_length)
+        card = model_card(cfg, settings.model_name or out.name, trace(checkpoint), settings,
+                          settings.sentence_max_length)
+        atomic_write_text(staging / "README.md", card)
         _publish(staging, out, EXPORT_KIND)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -223,9 +150,13 @@ def export_checkpoint(
     return out
 
 
-def import_hf(model_dir: str | Path, out: str | Path, overwrite: bool = False) -> Path:
-    """Turn a transformers ModernBERT folder into a rexbert checkpoint (weights, config, tokenizer)."""
+def import_hf(model_dir: str | Path, out: str | Path, overwrite: bool = False,
+              hub_id: str | None = None) -> Path:
+    """Turn a transformers ModernBERT folder into a rexbert checkpoint (weights, config,
+    tokenizer); checkpoint.json records where it came from (`hub_id`, else the hub id of a hub
+    cache folder), which the card of a model trained from it names as its base model."""
     from rexbert.release.hf import load_hf_folder
+    from rexbert.release.provenance import IMPORTED_KEY, hub_id_from_path
 
     model_dir, out = Path(model_dir), Path(out)
     model = load_hf_folder(model_dir)
@@ -243,7 +174,8 @@ def import_hf(model_dir: str | Path, out: str | Path, overwrite: bool = False) -
             (staging / TOKENIZER_DIR).mkdir()
             for item in tokenizer_files:
                 shutil.copy2(item, staging / TOKENIZER_DIR / item.name)
-        _publish(staging, out, CHECKPOINT_KIND)
+        source = {"hub_id": hub_id or hub_id_from_path(model_dir.resolve()), "path": str(model_dir.resolve())}
+        _publish(staging, out, CHECKPOINT_KIND, {IMPORTED_KEY: source})
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

@@ -512,16 +512,17 @@ def measure_drift(fp32: dict[str, Any], int8: dict[str, Any], tokenizer, cfg_mod
 # ----------------------------------------------------------------------------- the folder
 
 
-def _source_folder(model_dir: Path, work: Path) -> Path:
-    """The transformers folder to add ONNX graphs to; a rexbert checkpoint is exported first."""
+def _source_folder(model_dir: Path, work: Path, name: str) -> Path:
+    """The transformers folder to add ONNX graphs to; a rexbert checkpoint is exported first
+    (its card named `name`, the folder it will be published as)."""
     from rexbert.model.checkpoint import CONFIG_FILE
 
     if not model_dir.is_dir():
         raise UserError(f"--model {model_dir}: folder not found")
     if (model_dir / CONFIG_FILE).is_file():
-        from rexbert.release.api import export
+        from rexbert.release.api import ExportConfig, export
 
-        return export(model_dir, work / "transformers").out
+        return export(model_dir, work / "transformers", ExportConfig(model_name=name)).out
     if not (model_dir / "config.json").is_file():
         raise UserError(f"--model {model_dir}: neither a rexbert checkpoint (rexbert_config.json) nor "
                         "an exported transformers folder (config.json); run `rexbert export` first")
@@ -596,17 +597,21 @@ def export_onnx(model_dir: str | Path, out: str | Path, cfg: OnnxExportConfig,
     from transformers import AutoTokenizer
 
     from rexbert import outputs
+    from rexbert.progress import Progress
     from rexbert.release.hf import load_hf_folder
 
     model_dir, out = Path(model_dir), Path(out)
     in_place = _check_output(model_dir, out, overwrite)
-    with tempfile.TemporaryDirectory(prefix="rexbert-onnx-") as work:
-        source = _source_folder(model_dir, Path(work))
+    steps = Progress(total=4 if cfg.quantize == "int8" else 3, desc="onnx export", unit="step", rate=False)
+    with tempfile.TemporaryDirectory(prefix="rexbert-onnx-") as work, steps:
+        source = _source_folder(model_dir, Path(work), out.name)
         model = load_hf_folder(source).eval()
         tokenizer = AutoTokenizer.from_pretrained(str(source))
         staging = Path(work) / ONNX_DIR
         staging.mkdir()
+        steps.update(0, detail="tracing the graphs")
         paths = _write_graphs(model, staging, cfg)
+        steps.update(detail="checking parity against rexbert's model")
         fp32 = {name: ort_session(path) for name, path in paths.items()}
         max_length = min(cfg.parity_max_length, model.config.max_position_embeddings)
         batches = _parity_batches(model, tokenizer, max_length)
@@ -614,6 +619,7 @@ def export_onnx(model_dir: str | Path, out: str | Path, cfg: OnnxExportConfig,
         parity.update(tolerance=cfg.parity_tolerance, longest_input=max(len(t) for b in batches for t in b),
                       lengths=sorted({len(t) for b in batches for t in b}))
         _check_parity(parity, cfg.parity_tolerance)
+        steps.update(detail="int8 graphs and their drift" if cfg.quantize == "int8" else "writing")
         drift = None
         if cfg.quantize == "int8":
             for name in list(paths):
@@ -621,11 +627,13 @@ def export_onnx(model_dir: str | Path, out: str | Path, cfg: OnnxExportConfig,
                 quantize_int8(paths[name], paths[f"{name}_int8"])
             int8 = {name: ort_session(paths[f"{name}_int8"]) for name in fp32}
             drift = measure_drift(fp32, int8, tokenizer, model.config)
+            steps.update(detail="writing")
         report = {"opset": cfg.opset, "inputs": list(INPUT_NAMES), "parity_fp32": parity, "int8_drift": drift,
                   "files": {name: f"{ONNX_DIR}/{path.name}" for name, path in paths.items()}}
         _open_output(source, out, in_place)
         _finish(out, staging, report)
         outputs.seal(out)
+        steps.update()
     folder = out / ONNX_DIR
     return OnnxExportResult(
         out=out, encoder=folder / ENCODER_FILE,

@@ -7,23 +7,28 @@ train a control — lives here. A section may also name a YAML file of that stag
 `curate: configs/curate/openai_vllm.yaml`, or
 `pretrain: {recipe: {file: configs/pretrain/demo.yaml, max_steps: 2}}`.
 
+Arms. The annealed model trains the recipe's three phases; every arm of `pretrain.arms` trains
+phase 3 again from the same phase-2 weights, with the same tokens and schedule, changing one
+thing: `control` anneals on phase 1's general mix (no Guided MLM), `no_guided` on the recipe's
+domain mix without Guided MLM, `uncurated` on the web corpus's target-domain folders as they
+were before curation (no Guided MLM: spans are mined on the curated corpus). The default
+`[control]` is the ordinary run; `configs/run/ablation.yaml` trains all three.
+
 With no `--config` the run reads the packaged `configs/run/demo.yaml`: the embedded default.
 """
 
 from __future__ import annotations
 
-from importlib import resources
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from rexbert.config import ConfigModel, load_config
-from rexbert.config.base import read_yaml
+from rexbert.config.base import packaged_config, read_yaml, resolve_config_path
 from rexbert.config.flags import deep_merge
 from rexbert.curate.config import CurateConfig
 from rexbert.data.api import ShardsConfig, SpansConfig, TokenizerConfig
-from rexbert.errors import UserError
 from rexbert.evaluate.api import EvaluateConfig, PairsInput
 from rexbert.release.api import ExportConfig
 from rexbert.sources.api import DemoDataConfig
@@ -32,28 +37,7 @@ from rexbert.train.config import PretrainConfig
 
 DEFAULT_RUN_CONFIG = "run/demo.yaml"
 DEFAULT_PRETRAIN_RECIPE = "pretrain/demo.yaml"
-
-
-def packaged_config(relative: str) -> Path:
-    """Path of a config shipped inside the package (`rexbert/configs/…`)."""
-    path = Path(str(resources.files("rexbert") / "configs" / relative))
-    if not path.is_file():
-        raise UserError(f"packaged config {relative} is missing from this install; reinstall rexbert")
-    return path
-
-
-def resolve_config_path(value: str, key: str) -> Path:
-    """A config file named in a run config: an existing path, or one of the packaged configs.
-
-    `configs/pretrain/micro.yaml` (or `pretrain/micro.yaml`) names the file shipped with rexbert,
-    so the example run configs work from any directory and from a non-editable install.
-    """
-    if Path(value).is_file():
-        return Path(value)
-    packaged = Path(str(resources.files("rexbert") / "configs" / value.removeprefix("configs/")))
-    if packaged.is_file():
-        return packaged
-    raise UserError(f"{key}: {value} is neither a file nor a packaged config (see configs/)")
+Arm = Literal["control", "no_guided", "uncurated"]
 
 
 def from_file(value: Any, key: str) -> Any:
@@ -113,9 +97,27 @@ class RunPretrain(ConfigModel):
     general_source: str = Field("general", description="mixture component of the general text")
     domain_source: str = Field("ecommerce", description="mixture component and shard source of the "
                                                         "domain text")
-    control: bool = Field(True, description="also train a control: phase 3 from the same phase-2 "
-                                            "weights on the general mix, same tokens")
+    arms: list[Arm] = Field(default_factory=lambda: ["control"], description=(
+        "phase-3 arms trained beside the annealed model (the recipe's phase 3: the curated domain "
+        "mix with Guided MLM), each from the same phase-2 weights with the same tokens: control "
+        "(the general mix), no_guided (the domain mix without Guided MLM), uncurated (the web "
+        "corpus's target-domain folders before curation)"))
     nproc_per_node: int = Field(1, ge=1, description=">1: launch pretraining with torchrun (DDP/FSDP2)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "control" in data:
+            raise ValueError("pretrain.control is now pretrain.arms: `arms: [control]` trains the "
+                             "control (the default), `arms: []` trains none")
+        return data
+
+    @field_validator("arms")
+    @classmethod
+    def _once_each(cls, arms: list[str]) -> list[str]:
+        if len(set(arms)) != len(arms):
+            raise ValueError(f"each arm once, got {arms}")
+        return arms
 
     @field_validator("recipe", mode="before")
     @classmethod
@@ -140,7 +142,8 @@ class RunPretrain(ConfigModel):
 class RunConfig(ConfigModel):
     """Everything `rexbert run` needs."""
 
-    seed: int = Field(0, ge=0, description="seed of every stage (data, sampling, masks, training)")
+    seed: int = Field(0, ge=0, description="seed of every stage (demo data, sampling, masks, "
+                                         "training, evaluation); it replaces the stages' own seed settings")
     data: RunData = Field(default_factory=RunData)
     curate: CurateConfig = Field(default_factory=CurateConfig)
     tokenizer: TokenizerConfig = Field(default_factory=TokenizerConfig)
@@ -154,6 +157,14 @@ class RunConfig(ConfigModel):
     @classmethod
     def _curate_file(cls, value: Any) -> Any:
         return from_file(value, "curate")
+
+    @model_validator(mode="after")
+    def _uncurated_needs_a_web_corpus(self) -> RunConfig:
+        if "uncurated" in self.pretrain.arms and self.data.corpus is None and self.data.domain_corpus:
+            raise ValueError("pretrain.arms: 'uncurated' anneals on the web corpus's target-domain "
+                             "folders before curation, and data.corpus is not set (data.domain_corpus "
+                             "is already on-domain); set data.corpus or drop 'uncurated'")
+        return self
 
 
 def stage_models() -> tuple[type[ConfigModel], ...]:

@@ -11,9 +11,10 @@ Run folder::
     OUT/curated/             curation output (kept/, rejected/, stats.json, report.md)
     OUT/tokenizer/           trained tokenizer (unless data.tokenizer names one)
     OUT/shards/              token shards and Guided-MLM spans
-    OUT/pretrain/<arm>/      pretraining run folders; OUT/pretrain/<arm>.yaml their recipes
+    OUT/pretrain/<arm>/      pretraining run folders (annealed, and each of pretrain.arms);
+                             OUT/pretrain/<arm>.yaml their recipes
     OUT/models/<arm>/        exported transformers / sentence-transformers folders
-    OUT/eval/                results.json and tables
+    OUT/eval/                results.json, tables, per-example files (eval/examples/)
     OUT/report.md, OUT/report.html, OUT/figures/
     OUT/stages/<stage>.json  completion markers
 """
@@ -27,6 +28,8 @@ from pathlib import Path
 from rexbert.errors import UserError
 from rexbert.run.config import RunConfig
 from rexbert.sources.documents import DocumentInput
+
+ANNEALED = "annealed"
 
 
 @dataclass(frozen=True)
@@ -72,19 +75,24 @@ class RunPlan:
         self.cfg = cfg
         self.layout = RunLayout(out)
 
+    @property
+    def arms(self) -> list[str]:
+        """Every model the run trains: the annealed one, then the phase-3 arms."""
+        return [ANNEALED, *self.cfg.pretrain.arms]
+
     # ---- which inputs are the user's and which the demo's ---------------------------------
     @property
     def demo_parts(self) -> list[str]:
         """The parts of the input that fall back to the demo data (the report lists them)."""
-        data = self.cfg.data
+        data, evaluations = self.cfg.data, self.cfg.evaluate.evaluations
         parts = []
         if data.corpus is None and not data.domain_corpus:
             parts.append("web corpus")
-        if data.pairs is None:
+        if data.pairs is None and "similarity" in evaluations:
             parts.append("query–product pairs")
-        if data.mlm_eval is None:
+        if data.mlm_eval is None and "mlm" in evaluations:
             parts.append("held-out product text")
-        if data.glue_dir is None and self.cfg.evaluate.glue.tasks:
+        if data.glue_dir is None and "glue" in evaluations and self.cfg.evaluate.glue.tasks:
             parts.append("GLUE-layout tasks")
         return parts
 
@@ -139,6 +147,32 @@ class RunPlan:
                             "is no general text; set data.general_corpus in the run config")
         return found
 
+    def uncurated_sources(self) -> list[str]:
+        """Shard sources of the `uncurated` arm: the web corpus's folders of the domains that
+        curation targets, as they were before curation (rexbert run shards the whole web corpus
+        beside the curated one)."""
+        if self.web_corpus is None:
+            raise UserError("pretrain.arms: 'uncurated' anneals on the web corpus's target-domain "
+                            "folders before curation, and this run has no web corpus; set data.corpus "
+                            "or drop 'uncurated'")
+        from rexbert.sources.documents import list_files
+
+        targets = set(self.cfg.curate.all_domains) - {self.cfg.pretrain.domain_source}
+        found = sorted({d for _, d in list_files(self.web_corpus)} & targets)
+        if not found:
+            raise UserError(f"pretrain.arms: 'uncurated' needs web-corpus folders of the curated "
+                            f"domains ({', '.join(sorted(targets))}); {self.web_corpus.paths} has none")
+        return found
+
+    @property
+    def shard_inputs(self) -> list[DocumentInput]:
+        """Everything the shards hold: the general text, the curated corpus, and — for the
+        `uncurated` arm when the general text is the user's own — the web corpus as well."""
+        inputs = [*self.general_inputs, self.kept]
+        if "uncurated" in self.cfg.pretrain.arms and self.cfg.data.general_corpus and self.web_corpus:
+            inputs.append(self.web_corpus)
+        return inputs
+
     @property
     def mlm_input(self) -> DocumentInput:
         """Held-out product text for token recovery: the user's, or the demo ESCI products."""
@@ -160,7 +194,7 @@ class RunPlan:
     def glue_dir(self) -> Path | None:
         if self.cfg.data.glue_dir is not None:
             return Path(self.cfg.data.glue_dir)
-        return self.demo.glue if self.cfg.evaluate.glue.tasks else None
+        return self.demo.glue if "GLUE-layout tasks" in self.demo_parts else None
 
     @property
     def general_inputs(self) -> list[DocumentInput]:

@@ -11,70 +11,113 @@ from __future__ import annotations
 
 import csv
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from rexbert.evaluate import report as eval_report
 from rexbert.evaluate.results import Results, load_results
+from rexbert.evaluate.stats import Interval
+from rexbert.evaluate.token_recovery import FrequencyBaseline
 from rexbert.fileio import read_json
 from rexbert.plotting import png_bytes
-from rexbert.render import Report
-from rexbert.run.plan import RunPlan
+from rexbert.render import Report, Table
+from rexbert.run.plan import ANNEALED, RunPlan
 from rexbert.run.runner import stage_timings
+from rexbert.run.stages import CONTROL, NO_GUIDED, UNCURATED
+
+FREQUENCY = FrequencyBaseline.name
 
 # The target the embedded default is held to: the annealed model recovers ≥ 5 points more
-# masked title tokens top-1 at 128 tokens than the control, with a higher fine-tuned Spearman.
+# masked title tokens top-1 at 128 tokens than the control, and has the higher fine-tuned
+# Spearman — each difference with its paired bootstrap 95% interval above 0.
 TOP1_MARGIN_POINTS = 5.0
 VERDICT_FIELD, VERDICT_BLOCK = "product_title", 128
 
 
 @dataclass
 class Verdict:
-    """The comparison of the domain-annealed model with its control, with the numbers."""
+    """The comparison of the domain-annealed model with its control, with the numbers and the
+    paired bootstrap intervals of both differences."""
 
     title_top1: dict[str, float | None]
     spearman: dict[str, float | None]
+    top1_difference: Interval | None = None  # annealed − control, a fraction
+    spearman_difference: Interval | None = None  # annealed − control, fine-tuned
+    spearman_sd: dict[str, float | None] = field(default_factory=dict)  # over fine-tuning seeds
+    seeds: int = 1
+    frequency_difference: Interval | None = None  # annealed − the frequency baseline, top-1
 
     @property
     def top1_gain_points(self) -> float | None:
-        a, c = self.title_top1.get("annealed"), self.title_top1.get("control")
+        a, c = self.title_top1.get(ANNEALED), self.title_top1.get(CONTROL)
         return None if a is None or c is None else 100 * (a - c)
 
     @property
     def spearman_gain(self) -> float | None:
-        a, c = self.spearman.get("annealed"), self.spearman.get("control")
+        a, c = self.spearman.get(ANNEALED), self.spearman.get(CONTROL)
         return None if a is None or c is None else a - c
+
+    def missed(self) -> list[str]:
+        """What keeps the target from being met (nothing when it is)."""
+        gain, top1, rho = self.top1_gain_points, self.top1_difference, self.spearman_difference
+        checks = (("the top-1 margin is below +5 points", gain is not None and gain >= TOP1_MARGIN_POINTS),
+                  ("the top-1 interval does not lie above 0", _above_zero(top1)),
+                  ("the Spearman interval does not lie above 0", _above_zero(rho)))
+        return [what for what, ok in checks if not ok]
 
     @property
     def target_met(self) -> bool:
-        gain, rho = self.top1_gain_points, self.spearman_gain
-        return gain is not None and rho is not None and gain >= TOP1_MARGIN_POINTS and rho > 0
+        return self.top1_gain_points is not None and self.spearman_gain is not None and not self.missed()
 
     def sentences(self) -> list[str]:
-        """The verdict in plain words."""
+        """The verdict in plain words, each difference with its interval."""
         gain, rho = self.top1_gain_points, self.spearman_gain
         if gain is None or rho is None:
             return ["No verdict: the comparison needs both models' title top-1 at 128 tokens and "
                     "fine-tuned Spearman, and at least one is missing from the results."]
-        a, c = self.title_top1["annealed"], self.title_top1["control"]
-        sa, sc = self.spearman["annealed"], self.spearman["control"]
+        a, c = self.title_top1[ANNEALED], self.title_top1[CONTROL]
+        sa, sc = self.spearman[ANNEALED], self.spearman[CONTROL]
+        seeds = ""
+        if self.seeds > 1:
+            spread = [self.spearman_sd.get(m) or 0.0 for m in (ANNEALED, CONTROL)]
+            seeds = f"; mean of {self.seeds} fine-tuning seeds, s.d. {spread[0]:.4f} vs {spread[1]:.4f}"
         lines = [
             f"Product-title token recovery at 128 tokens, top-1: annealed {100 * a:.2f}% vs control "
-            f"{100 * c:.2f}% ({gain:+.2f} points; target ≥ +{TOP1_MARGIN_POINTS:.0f}).",
+            f"{100 * c:.2f}% ({gain:+.2f} points, {_ci(self.top1_difference, 100, 2)}; target "
+            f"≥ +{TOP1_MARGIN_POINTS:.0f} with the interval above 0).",
             f"Query–product similarity after CoSENT fine-tuning, Spearman: annealed {sa:.4f} vs "
-            f"control {sc:.4f} ({rho:+.4f}; target > 0).",
+            f"control {sc:.4f} ({rho:+.4f}, {_ci(self.spearman_difference, 1, 4)}{seeds}; target > 0 "
+            "with the interval above 0).",
         ]
+        frequency = self.title_top1.get(FREQUENCY)
+        if frequency is not None:
+            above = self.frequency_difference
+            lines.append(f"The frequency baseline (the most frequent domain tokens, predicted at every "
+                         f"masked position) recovers {100 * frequency:.2f}% top-1; the annealed model is "
+                         f"{100 * (a - frequency):+.2f} points from it ({_ci(above, 100, 2)})"
+                         + ("." if _above_zero(above) else ": not clearly more than unigram statistics."))
         if self.target_met:
-            lines.append("Verdict: domain annealing helped on both measures, and the target is met.")
+            lines.append("Verdict: domain annealing helped on both measures, with both intervals above "
+                         "0, and the target is met.")
         else:
-            missed = [what for what, ok in (("the top-1 margin", gain >= TOP1_MARGIN_POINTS),
-                                            ("the Spearman comparison", rho > 0)) if not ok]
-            lines.append(f"Verdict: the target is NOT met ({' and '.join(missed)}).")
+            lines.append(f"Verdict: the target is NOT met ({' and '.join(self.missed())}).")
         return lines
 
 
+def _above_zero(interval: Interval | None) -> bool:
+    return interval is not None and math.isfinite(interval.low) and interval.low > 0
+
+
+def _ci(interval: Interval | None, scale: float, digits: int) -> str:
+    """`95% CI [+4.10, +6.80]`, or why there is none."""
+    if interval is None or not math.isfinite(interval.low):
+        return "no interval: the results have no per-example data"
+    return f"95% CI [{scale * interval.low:+.{digits}f}, {scale * interval.high:+.{digits}f}]"
+
+
 def verdict_from(results: Results, field: str = VERDICT_FIELD) -> Verdict:
-    """Pick the two numbers the verdict compares out of the evaluation results."""
+    """Pick the numbers the verdict compares out of the evaluation results, and compute the
+    intervals of the differences from the per-example files beside them."""
     top1: dict[str, float | None] = {}
     for record in results.records:
         axes = record.axes
@@ -83,7 +126,19 @@ def verdict_from(results: Results, field: str = VERDICT_FIELD) -> Verdict:
             top1[record.model] = record.value
     spearman = {model: stages.get("fine-tuned", {}).get("spearman")
                 for model, stages in eval_report.similarity_scores(results).items()}
-    return Verdict(top1, spearman)
+    cell = {"field": field, "block_size": VERDICT_BLOCK, "k": 1}
+    tuned = {m: eval_report.find_record(results, m, "similarity", "spearman", stage="fine-tuned")
+             for m in (ANNEALED, CONTROL)}
+    seeds = tuned[ANNEALED].settings.get("seeds") if tuned[ANNEALED] is not None else None
+    return Verdict(
+        top1, spearman,
+        top1_difference=eval_report.paired_difference(results, ANNEALED, CONTROL, "mlm", "top1_accuracy", **cell),
+        spearman_difference=eval_report.paired_difference(results, ANNEALED, CONTROL, "similarity",
+                                                          "spearman", stage="fine-tuned"),
+        spearman_sd={m: eval_report.seed_sd(record) for m, record in tuned.items()},
+        seeds=len(seeds or [0]),
+        frequency_difference=eval_report.paired_difference(results, ANNEALED, FREQUENCY, "mlm",
+                                                           "top1_accuracy", **cell))
 
 
 # ---- training curves ------------------------------------------------------------------------
@@ -145,6 +200,64 @@ def loss_curves_png(runs: dict[str, Path]) -> bytes | None:
     return png_bytes(fig, dpi=110, tight=False)
 
 
+def _phase_offsets(rows: list[dict[str, str]]) -> dict[str, float]:
+    """Tokens a model had seen before each phase of one run (metrics.csv counts per phase)."""
+    offsets, seen = {}, 0.0
+    for phase in dict.fromkeys(r["phase"] for r in rows):
+        offsets[phase] = seen
+        seen += max((t for t, _ in _series(rows, phase, "tokens")), default=0.0)
+    return offsets
+
+
+def accuracy_curves(runs: dict[str, Path], start: str) -> dict[str, dict[str, list[tuple[float, float]]]]:
+    """Held-out token accuracy against the tokens each model has seen since initialisation:
+    eval set → model → points. Run `start` trains every phase; the others are phase-3 arms,
+    which begin at its last phase-2 evaluation (the weights they start from)."""
+    rows_by_run = {name: _read_metrics(run / "metrics.csv") for name, run in runs.items()}
+    base = rows_by_run.get(start, [])
+    offsets = _phase_offsets(base)
+    phases = list(offsets)
+    sets = [c[5:-9] for c in (base[0] if base else {}) if c.startswith("eval_") and c.endswith("_accuracy")]
+    curves: dict[str, dict[str, list[tuple[float, float]]]] = {name: {} for name in sets}
+    for name in sets:
+        column = f"eval_{name}_accuracy"
+        curves[name][start] = [(offsets[p] + t, v) for p in phases for t, v in _series(base, p, column)]
+        before = [(offsets[p] + t, v) for p in phases[:-1] for t, v in _series(base, p, column)]
+        arm_offset = offsets[phases[-1]] if phases else 0.0
+        for arm, rows in rows_by_run.items():
+            if arm != start:
+                own = [(arm_offset + t, v) for p in dict.fromkeys(r["phase"] for r in rows)
+                       for t, v in _series(rows, p, column)]
+                curves[name][arm] = before[-1:] + own
+    return curves
+
+
+def accuracy_curves_png(runs: dict[str, Path], start: str) -> bytes | None:
+    """The learning curves: held-out top-1 accuracy of masked tokens against tokens seen, one
+    panel per eval set, every arm on it, the start of phase 3 marked."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    curves = accuracy_curves(runs, start)
+    if not any(points for by_model in curves.values() for points in by_model.values()):
+        return None
+    fig, axes = plt.subplots(1, len(curves), figsize=(4.6 * len(curves), 3.6), squeeze=False, sharey=True)
+    anneal_start = list(_phase_offsets(_read_metrics(runs[start] / "metrics.csv")).values())[-1]
+    for ax, (name, by_model) in zip(axes[0], curves.items(), strict=True):
+        for model, points in by_model.items():
+            if points:
+                ax.plot(*zip(*points, strict=True), marker="o", markersize=3, linewidth=1.2, label=model)
+        ax.axvline(anneal_start, color="grey", linewidth=0.8, linestyle=":")
+        ax.set_title(f"held-out '{name}' text")
+        ax.set_xlabel("tokens seen")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("masked-token accuracy (top-1)")
+    axes[0][0].legend(fontsize=7, frameon=False)
+    return png_bytes(fig, dpi=110)
+
+
 def _phase_rows(runs: dict[str, Path]) -> list[list[str]]:
     rows = []
     for name, run in runs.items():
@@ -157,6 +270,80 @@ def _phase_rows(runs: dict[str, Path]) -> list[list[str]]:
             rows.append([name, phase, last["step"], f"{int(float(last['tokens'])):,}",
                          "—" if loss is None else f"{loss:.3f}", ", ".join(evals) or "—"])
     return rows
+
+
+ARM_PHASE3 = {ANNEALED: "the recipe's phase 3: curated domain mix, Guided MLM",
+              CONTROL: "phase 1's general mix, no Guided MLM",
+              NO_GUIDED: "curated domain mix, no Guided MLM",
+              UNCURATED: "the web corpus's target-domain folders before curation, no Guided MLM"}
+# What each pair of arms isolates: (what, arm, the arm it is compared with).
+CONTRASTS = (("domain annealing (no Guided MLM either side)", NO_GUIDED, CONTROL),
+             ("Guided MLM", ANNEALED, NO_GUIDED),
+             ("curation", NO_GUIDED, UNCURATED))
+
+
+def _phase3_cost(plan: RunPlan, arm: str, timings: dict[str, float]) -> tuple[str, str]:
+    """(phase-3 tokens, seconds) of one arm, from its metrics.csv and stage marker."""
+    phase = plan.cfg.pretrain.recipe.phases[-1].name
+    rows = [r for r in _read_metrics(plan.layout.pretrain_run(arm) / "metrics.csv") if r["phase"] == phase]
+    tokens = _float(rows[-1].get("tokens")) if rows else None
+    seconds = timings.get("phase3" if arm == ANNEALED else arm)
+    return ("—" if tokens is None else f"{int(tokens):,}", "—" if seconds is None else f"{seconds:.0f}")
+
+
+def arms_table(plan: RunPlan, results: Results, timings: dict[str, float]) -> Table:
+    """One row per phase-3 arm: what it trained on, title top-1 and fine-tuned Spearman with
+    the difference from the control and its interval, and what the arm cost."""
+    field = plan.mlm_input.text_fields[0]
+    cell = {"field": field, "block_size": VERDICT_BLOCK, "k": 1}
+    top1 = {m: r.value for m in plan.arms
+            if (r := eval_report.find_record(results, m, "mlm", "top1_accuracy", **cell)) is not None}
+    rho = {m: stages.get("fine-tuned", {}).get("spearman")
+           for m, stages in eval_report.similarity_scores(results).items()}
+    has_control = CONTROL in plan.arms
+    table = Table("Phase-3 arms: the same phase-2 weights, the same tokens and schedule",
+                  ["Arm", "Phase 3 trains on", f"{field} top-1 @{VERDICT_BLOCK} (%)", "Δ vs control (points)",
+                   "Fine-tuned Spearman", "Δ vs control", "Phase-3 tokens", "Seconds"], [], label_columns=2)
+    for arm in plan.arms:
+        versus = has_control and arm != CONTROL
+        table.rows.append([
+            arm, ARM_PHASE3[arm], eval_report.percent_cell(top1.get(arm)),
+            _difference(results, arm, CONTROL, "mlm", "top1_accuracy", cell, 100, 2) if versus else "—",
+            eval_report.score_cell(rho.get(arm)),
+            _difference(results, arm, CONTROL, "similarity", "spearman", {"stage": "fine-tuned"}, 1, 4)
+            if versus else "—",
+            *_phase3_cost(plan, arm, timings)])
+    table.notes.append("Δ: paired bootstrap 95% interval (texts resampled for top-1, queries for "
+                       f"Spearman); {eval_report.SIGNIFICANT} marks an interval that excludes 0.")
+    return table
+
+
+def _difference(results: Results, arm: str, other: str, task: str, metric: str, axes: dict,
+                scale: float, digits: int) -> str:
+    return eval_report.difference_cell(eval_report.paired_difference(results, arm, other, task, metric, **axes),
+                              scale, digits)
+
+
+def contrasts_table(plan: RunPlan, results: Results) -> Table | None:
+    """What each ingredient of phase 3 adds: the differences between the arms that isolate it."""
+    field = plan.mlm_input.text_fields[0]
+    cell = {"field": field, "block_size": VERDICT_BLOCK, "k": 1}
+    rows = [[what, f"{arm} − {other}",
+             _difference(results, arm, other, "mlm", "top1_accuracy", cell, 100, 2),
+             _difference(results, arm, other, "similarity", "spearman", {"stage": "fine-tuned"}, 1, 4)]
+            for what, arm, other in CONTRASTS if arm in plan.arms and other in plan.arms]
+    if not rows:
+        return None
+    return Table("What each part of phase 3 adds", ["Isolates", "Arms", f"{field} top-1 Δ (points)",
+                                                     "Fine-tuned Spearman Δ"], rows, label_columns=2)
+
+
+def _arms_section(report: Report, plan: RunPlan, results: Results, timings: dict[str, float]) -> None:
+    if len(plan.arms) < 2:
+        return
+    report.heading("Arms and what they cost")
+    report.table(arms_table(plan, results, timings))
+    report.table(contrasts_table(plan, results))
 
 
 # ---- sections ----------------------------------------------------------------------------------
@@ -210,6 +397,8 @@ def _pretraining_section(report: Report, runs: dict[str, Path]) -> None:
     if rows:
         report.simple_table(["Model", "Phase", "Steps", "Tokens", "Final train loss", "Held-out"], rows)
     report.image("loss_curves.png", loss_curves_png(runs), "MLM loss per phase")
+    report.image("accuracy_curves.png", accuracy_curves_png(runs, ANNEALED),
+                 "held-out masked-token accuracy against tokens seen, every arm")
 
 
 def _evaluation_section(report: Report, plan: RunPlan, results: Results) -> None:
@@ -236,10 +425,8 @@ def read_verdict(plan: RunPlan) -> Verdict:
 
 def write_run_report(plan: RunPlan) -> Verdict:
     """Write `OUT/report.md` and `OUT/report.html`; returns the verdict."""
-    from rexbert.run.stages import arms
-
     layout = plan.layout
-    runs = {arm: layout.pretrain_run(arm) for arm in arms(plan)}
+    runs = {arm: layout.pretrain_run(arm) for arm in plan.arms}
     report = Report("rexbert run report")
     report.heading("What ran")
     timings = stage_timings(layout.out)
@@ -250,6 +437,7 @@ def write_run_report(plan: RunPlan) -> Verdict:
     _pretraining_section(report, runs)
     results = _results(plan)
     _evaluation_section(report, plan, results)
+    _arms_section(report, plan, results, timings)
     verdict = read_verdict(plan)
     report.heading("Did domain annealing help?")
     for sentence in verdict.sentences():

@@ -80,12 +80,29 @@ def _texts(value: Any, field: str, max_texts: int) -> list[str]:
     return texts
 
 
+def _rust_tokenizer(tokenizer, max_length: int | None):
+    """A copy of the fast tokenizer's Rust core that truncates at `max_length` (None: never) and
+    never pads, or None. Called directly it costs a third less per request than the
+    transformers wrapper, and gives the same ids (the wrapper drives this same core)."""
+    core = getattr(tokenizer, "backend_tokenizer", None)
+    if core is None:
+        return None
+    copy = type(core).from_str(core.to_str())
+    copy.no_padding()
+    if max_length is None:
+        copy.no_truncation()
+    else:
+        copy.enable_truncation(max_length)
+    return copy
+
+
 class Server:
     """The backend, its tokenizer and limits, the batcher and the metrics of one app."""
 
     def __init__(self, backend, tokenizer, cfg: ServeConfig, model_name: str):
         self.backend, self.tokenizer, self.cfg, self.model_name = backend, tokenizer, cfg, model_name
         self.max_length = min(cfg.max_length, backend.max_positions)
+        self._encoder = _rust_tokenizer(tokenizer, self.max_length if cfg.over_length == "truncate" else None)
         self.metrics = Metrics()
         self.batcher = Batcher(self._run, cfg.max_batch_tokens, cfg.max_wait_ms / 1000, cfg.max_queue,
                                on_batch=lambda kind, jobs: self.metrics.batch(
@@ -93,9 +110,13 @@ class Server:
 
     def tokenize(self, texts: list[str], field: str) -> list[list[int]]:
         """Token ids per text, truncated to the limit or refused above it (`over_length`)."""
-        truncate = self.cfg.over_length == "truncate"
-        ids = self.tokenizer(texts, truncation=truncate, max_length=self.max_length if truncate else None,
-                             verbose=False)["input_ids"]
+        if self._encoder is not None:
+            encode = getattr(self._encoder, "encode_batch_fast", self._encoder.encode_batch)  # no offsets
+            ids = [encoding.ids for encoding in encode(texts)]
+        else:
+            truncate = self.cfg.over_length == "truncate"
+            ids = self.tokenizer(texts, truncation=truncate, max_length=self.max_length if truncate else None,
+                                 verbose=False)["input_ids"]
         for index, tokens in enumerate(ids):
             if len(tokens) > self.max_length:
                 raise ApiError(400, f"'{field}'[{index}] is {len(tokens)} tokens, over this server's limit "
@@ -217,6 +238,21 @@ class CountRequests:
             self.metrics.request(route, status[0], time.perf_counter() - start)
 
 
+def _parse(model: type[BaseModel], body: bytes) -> BaseModel:
+    """A request model from the raw body: json.loads and one pydantic validation, without
+    FastAPI's body machinery (a third of the per-request cost of a title apart from the model)."""
+    from pydantic import ValidationError
+
+    try:
+        data = json.loads(body)
+    except ValueError as err:  # JSONDecodeError, or bytes that are not UTF-8
+        raise ApiError(400, f"request body is not valid JSON ({str(err).splitlines()[0]})") from None
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise ApiError(400, _validation_message(err)) from None
+
+
 def _json(content: Any):
     """A JSON response serialised once with json.dumps (FastAPI's encoder walks every float)."""
     from fastapi.responses import Response
@@ -252,14 +288,16 @@ def create_app(server: Server):
         err.status_code, str(err.detail), "invalid_request_error"))
     app.add_exception_handler(Exception, unexpected)
 
-    async def embeddings(request: EmbeddingsRequest):
-        return _json(await server.embeddings(request))
+    # Plain Starlette routes (the handler gets the request): the body is parsed and validated
+    # once by `_parse`, not again by FastAPI's dependency machinery.
+    async def embeddings(request):
+        return _json(await server.embeddings(_parse(EmbeddingsRequest, await request.body())))
 
-    async def fill_mask(request: FillMaskRequest):
-        return _json(await server.fill_mask(request))
+    async def fill_mask(request):
+        return _json(await server.fill_mask(_parse(FillMaskRequest, await request.body())))
 
-    app.post("/v1/embeddings")(embeddings)
-    app.post("/fill-mask")(fill_mask)
+    app.add_route("/v1/embeddings", embeddings, methods=["POST"])
+    app.add_route("/fill-mask", fill_mask, methods=["POST"])
     app.get("/health")(server.health)
     app.get("/metrics", response_class=PlainTextResponse)(
         lambda: PlainTextResponse(server.metrics.render(len(server.batcher.pending)),

@@ -185,7 +185,7 @@ def load_backend(model: str | Path, backend: str, precision: str, device: str, b
 
     folder = Path(model)
     if backend == "torch":
-        if precision != "fp32":
+        if precision == "int8":
             raise UserError("--precision int8 runs on the onnx backend; pass --backend onnx")
         import torch
 
@@ -196,9 +196,14 @@ def load_backend(model: str | Path, backend: str, precision: str, device: str, b
         if device == "cuda" and not torch.cuda.is_available():
             raise UserError("--device cuda: no CUDA device is visible; use --device cpu")
         loaded = loaded.to("cuda" if use_cuda else "cpu")
+        if precision == "bf16":  # cast once, not per call as autocast would
+            loaded = loaded.to(torch.bfloat16)
         return TorchBackend(loaded, budget, normalize), load_tokenizer(tokenizer_dir)
     from rexbert.release.onnx import ENCODER_FILE, ONNX_DIR
 
+    if precision == "bf16":
+        raise UserError("--precision bf16 runs on the torch backend; pass --backend torch (the onnx "
+                        "backend has fp32 and int8 graphs)")
     if not folder.is_dir():
         raise UserError(f"--model {folder}: folder not found")
     if not (folder / ONNX_DIR / ENCODER_FILE).is_file():

@@ -79,8 +79,8 @@ def _apply_policy(frame: Any, bad: list[tuple[int, int, str]], source: Any, on_e
         return frame
     if on_error == "raise":
         _, number, reason = bad[0]
-        raise UserError(f"{source}:{number}: {reason} ({len(bad)} bad row(s) in total); fix the rows, "
-                        "or pass --on-error skip to write them to a rejects file")
+        raise UserError(f"{source}:{number}: {reason} ({len(bad)} bad row(s) in total); fix or remove the "
+                        "rows, or read with on_error='skip' to write them to a rejects file")
     for position, number, reason in bad:
         row = frame.iloc[position].drop(_ROW).to_json(force_ascii=False, default_handler=str)
         reject_log.add(source, number, reason, "", row)

@@ -1,6 +1,7 @@
 """What a person sees while pretraining runs: a progress bar on a terminal, otherwise one log line
 every `logging.progress_every_s` seconds (a log file gets lines, not carriage returns), both
-with an ETA over every phase still to run.
+with an ETA over every phase still to run. The terminal test and the bar are the ones every
+stage uses (`rexbert.progress`); the lines carry the loss, learning rate and run-wide ETA.
 
 The ETA divides the nominal tokens left in this and the later phases (steps × batch_tokens) by
 the tokens per second measured since this process started training, so a resumed run estimates
@@ -10,20 +11,13 @@ from its own speed.
 from __future__ import annotations
 
 import logging
-import sys
 import time
 
+from rexbert.progress import Progress as Bar
+from rexbert.progress import format_duration, is_terminal
+
+__all__ = ["Progress", "format_duration"]
 log = logging.getLogger("rexbert.train.progress")
-
-
-def format_duration(seconds: float) -> str:
-    """`1h 05m`, `12m 30s`, `45s`."""
-    seconds = int(max(seconds, 0))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h {minutes:02d}m"
-    return f"{minutes}m {secs:02d}s" if minutes else f"{secs}s"
 
 
 class Progress:
@@ -34,7 +28,7 @@ class Progress:
         self.done = dict.fromkeys(plan, 0)
         self.enabled = enabled
         self.every_s = every_s
-        self.terminal = enabled and sys.stderr.isatty()
+        self.terminal = enabled and is_terminal()
         self.bar = None
         self.label = ""
         self.started = time.perf_counter()
@@ -57,9 +51,7 @@ class Progress:
         self.label = label
         self.last_line = time.perf_counter()
         if self.terminal:
-            from tqdm.auto import tqdm
-
-            self.bar = tqdm(total=total, initial=step, desc=label, unit="step", dynamic_ncols=True)
+            self.bar = Bar(total=total, initial=step, desc=label, unit="step", terminal=True)
 
     def skip(self, name: str) -> None:
         """A phase found already finished: nothing of it is left to run."""
@@ -75,8 +67,7 @@ class Progress:
         eta = self.eta_s()
         eta_text = "…" if eta is None else format_duration(eta)
         if self.bar is not None:
-            self.bar.update(step - self.bar.n)
-            self.bar.set_postfix(loss=f"{loss:.3f}", lr=f"{lr:.2e}", eta_all=eta_text)
+            self.bar.update(step - self.bar.n, loss=f"{loss:.3f}", lr=f"{lr:.2e}", eta_all=eta_text)
             return
         now = time.perf_counter()
         total = self.plan[name][0]

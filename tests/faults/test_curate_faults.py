@@ -367,3 +367,24 @@ def test_a_failed_first_run_never_blocks_the_corrected_command(tmp_path):
     assert main(["curate", "--input", str(corpus), "--out", str(out2), "--config", str(config(tmp_path))]) == 0
     assert "backend: lexicon" in (out2 / "config.yaml").read_text()
     assert tree(out2) == tree(out)
+
+
+def test_the_audit_never_counts_an_unparsed_answer_as_not_relevant():
+    from rexbert.curate.audit import _final_labels, _reference_set, agreement
+    from rexbert.curate.labellers.base import Label, LabelItem
+    from rexbert.curate.labellers.openai_chat import is_unparsed, unparsed_label
+
+    items = [LabelItem(f"d{i}", "news", f"text {i}") for i in range(5)]
+    auditor = [Label(it.id, True, 1.0, "lexicon") for it in items[:4]] + [unparsed_label("d4", "'Hmm.'")]
+    primary = [Label("d0", True, 1.0, "x"), Label("d1", True, 1.0, "x"), unparsed_label("d2", "'Hmm.'"),
+               Label("d3", False, 0.0, "x"), Label("d4", True, 1.0, "x")]
+    measured = agreement(items, primary, auditor)["overall"]
+    # d2 (no answer from the labeller) and d4 (none from the auditor) are neither agreement nor error
+    assert measured["n"] == 3 and measured["unparsed"] == 2
+    assert measured["confusion"] == {"tp": 2, "fp": 0, "fn": 1, "tn": 0}
+    assert measured["error_modes"]["false_negative"]["examples"] == ["d3"]
+    refined_on, references = _reference_set(items, auditor, None)
+    assert [it.id for it in refined_on] == ["d0", "d1", "d2", "d3"] and not any(map(is_unparsed, references))
+    final = _final_labels(items, primary, list(range(5)), auditor, None)
+    assert final[4] == primary[4]  # the auditor gave no answer: the labeller's label stands
+    assert is_unparsed(final[2]) is False and final[2].reason == "audited: lexicon"

@@ -160,3 +160,57 @@ def test_out_folder_rexbert_did_not_create_is_refused(bert_dir, tmp_path, capsys
                      "--block-sizes", block, "--out", str(out)]) == 0
     blocks = {r["axes"]["block_size"] for r in json.loads((out / "results.json").read_text())["records"]}
     assert blocks == {16, 32}
+
+
+def write_esci(folder: Path, bad_label_row: int | None = None) -> Path:
+    """The two ESCI parquet files: 4 queries × 3 products, labels E/S/C/I, train and test."""
+    import pandas as pd
+
+    rng = random.Random(1)
+    products = pd.DataFrame({
+        "product_id": [f"B{i:02d}" for i in range(12)], "product_title": [sentence(rng) for _ in range(12)],
+        "product_description": "", "product_bullet_point": "", "product_brand": "acme",
+        "product_color": "", "product_locale": "us"})
+    examples = pd.DataFrame({
+        "example_id": range(12), "query": [f"{WORDS[i // 3]} {WORDS[i // 3 + 4]}" for i in range(12)],
+        "query_id": [i // 3 for i in range(12)], "product_id": products["product_id"], "product_locale": "us",
+        "esci_label": ["E", "S", "C", "I"] * 3, "small_version": 1, "large_version": 1,
+        "split": ["train" if i < 6 else "test" for i in range(12)]})
+    if bad_label_row is not None:
+        examples.loc[bad_label_row - 1, "esci_label"] = "X"
+    folder.mkdir(parents=True)
+    products.to_parquet(folder / "shopping_queries_dataset_products.parquet")
+    examples.to_parquet(folder / "shopping_queries_dataset_examples.parquet")
+    return folder
+
+
+def test_no_evaluate_error_advises_a_flag_the_command_lacks(bert_dir, tmp_path, capsys):
+    import re
+
+    from rexbert.cli.main import build_parser
+    from rexbert.config.flags import generated_actions
+
+    esci = write_esci(tmp_path / "esci", bad_label_row=4)
+    pairs = tmp_path / "pairs.csv"
+    pairs.write_text("query,product_title,relevance\nred shoe,red cotton shoe,nan\nblue,blue shirt,1\n")
+    texts = tmp_path / "texts.jsonl"
+    texts.write_text(json.dumps({"body": "red cotton shirt"}) + "\n")
+    folder = write_glue_task(tmp_path / "glue", "SST-2")
+    (folder / "train.tsv").write_bytes(b"sentence\tlabel\ncaf\xe9 shoe\t1\n")
+    cases = {
+        "similarity": [["--esci", str(esci)], ["--pairs", str(pairs), "--text-field", "product_title",
+                                               "--score-field", "relevance"]],
+        "mlm": [["--input", str(texts)]],
+        "glue": [["--glue-dir", str(tmp_path / "glue"), "--tasks", "sst2"]],
+    }
+    options = {}
+    for prog, action in generated_actions(build_parser()):
+        options.setdefault(prog, set()).update(action.option_strings)
+    for command, argvs in cases.items():
+        for extra in argvs:
+            err = error_line(capsys, ["evaluate", command, "--model", str(bert_dir), *extra,
+                                      "--out", str(tmp_path / "out")])
+            advised = set(re.findall(r"(?<![\w-])--[a-z][a-z-]+", err))
+            assert advised <= options[f"rexbert evaluate {command}"], (command, err)
+    assert "bad_esci_label" in error_line(capsys, ["evaluate", "similarity", "--model", str(bert_dir),
+                                                   "--esci", str(esci), "--out", str(tmp_path / "out")])

@@ -63,3 +63,38 @@ def test_a_failed_first_attempt_does_not_lock_its_config_in(tmp_path, capsys):
     assert main(["run", "--config", str(second), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert "other" in err and "different config" not in err
+
+
+def test_from_checks_every_later_stage_before_deleting_anything(tmp_path, capsys):
+    out = outputs.claim(tmp_path / "OUT", "run")
+    data = outputs.claim(out / "data", "demo-data")
+    (data / "manifest.json").write_text("{}")
+    outputs.seal(data)
+    evaluation = outputs.claim(out / "eval", "evaluation")
+    (evaluation / "results.json").write_text("{}")
+    outputs.seal(evaluation)
+    outputs.seal(out)
+    notes = evaluation / "notes.md"  # the user's, in the last stage's folder
+    notes.write_text("mine")
+    assert main(["run", "--out", str(out), "--from", "data"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "notes.md: not written by rexbert" in err
+    assert notes.read_text() == "mine" and (evaluation / "results.json").is_file()
+    assert (data / "manifest.json").is_file()  # the first stage's folder was not deleted either
+
+
+def test_a_changed_config_is_refused_before_anything_is_rewritten(tmp_path, capsys):
+    out = tmp_path / "OUT"
+    first = tmp_path / "a.yaml"
+    first.write_text(f"data: {{demo: {{size: tiny}}}}\n"
+                     f"curate: {{cleaning: {{profanity: {{wordlist_path: {tmp_path / 'missing.txt'}}}}}}}\n")
+    assert main(["run", "--config", str(first), "--out", str(out)]) == 2  # demo data made, curation refused
+    assert marker_path(out, "data").is_file() and not marker_path(out, "curate").exists()
+    before = {name: (out / name).read_bytes() for name in ("run_config.yaml", "stages/data.json")}
+    changed = tmp_path / "b.yaml"
+    changed.write_text(first.read_text() + "seed: 123\n")
+    capsys.readouterr()
+    assert main(["run", "--config", str(changed), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "seed: 0 → 123" in err[0] and "--from data" in err[0] and "new --out" in err[0]
+    assert {name: (out / name).read_bytes() for name in before} == before

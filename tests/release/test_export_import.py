@@ -94,13 +94,11 @@ def test_export_loads_in_sentence_transformers_with_mean_pooling(exported, check
     assert (embeddings - expected).abs().max() <= 1e-4
 
 
-def test_model_card_reports_size_and_training(tmp_path, checkpoint):
-    (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 1200, "tokens_seen": 5_000_000}))
-    (checkpoint / "resolved_config.yaml").write_text("data:\n  sources: [amazon_titles]\n")
+def test_export_writes_mean_pooling_and_a_card(tmp_path, checkpoint):
     out = tmp_path / "card"
     assert main(["export", "--model", str(checkpoint), "--out", str(out)]) == 0
     card = (out / "README.md").read_text()
-    assert "parameters" in card and "global_step | 1200" in card and "amazon_titles" in card
+    assert "28,528" in card and "its training is unknown" in card  # a bare checkpoint: no run around it
     assert json.loads((out / "1_Pooling" / "config.json").read_text())["pooling_mode_mean_tokens"] is True
 
 

@@ -21,7 +21,7 @@ def test_stage_names_follow_the_inputs(tmp_path):
     names = [s.name for s in stage_list(_plan(tmp_path))]
     assert names == ["data", "curate", "tokenizer", "shards", "phase1", "phase2", "phase3", "control",
                      "export", "evaluate", "report"]
-    cfg = parse_config(RunConfig, {"pretrain": {"control": False}, "data": {
+    cfg = parse_config(RunConfig, {"pretrain": {"arms": []}, "data": {
         "corpus": "/w", "pairs": {"pairs": "/p.csv"}, "mlm_eval": "/m.jsonl", "glue_dir": "/g",
         "tokenizer": "/tok"}})
     names = [s.name for s in stage_list(RunPlan(cfg, tmp_path))]
@@ -62,7 +62,7 @@ def test_the_control_trains_phase_3_from_the_same_phase_2_weights_on_the_general
             return tmp_path / "pretrain" / "annealed" / f"{phase}-final"
 
     monkeypatch.setattr("rexbert.train.api.read_pretrain_result", lambda run_dir: Annealed())
-    stages.train_control(plan)
+    stages.train_arm(plan, "control")
     base = recipe_data(plan)
     (phase,) = trained["data"]["phases"]
     assert phase["name"] == trained["phase"] == base["phases"][2]["name"]

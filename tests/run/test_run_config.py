@@ -52,13 +52,16 @@ def test_sections_read_from_files_with_overrides(tmp_path):
 
 def test_bad_run_config_is_one_line(tmp_path):
     bad = tmp_path / "run.yaml"
-    bad.write_text("pretrain:\n  controll: false\n")
-    with pytest.raises(UserError, match=r"run.yaml: unknown key 'pretrain.controll'.*control"):
+    bad.write_text("pretrain:\n  arm: [control]\n")
+    with pytest.raises(UserError, match=r"run.yaml: unknown key 'pretrain.arm'.*arms"):
+        load_config(RunConfig, bad)
+    bad.write_text("pretrain:\n  control: false\n")  # the earlier spelling says what replaced it
+    with pytest.raises(UserError, match=r"pretrain.control is now pretrain.arms: .*`arms: \[\]` trains none"):
         load_config(RunConfig, bad)
     bad.write_text("evaluate:\n  similarity: {learning_rate: -1}\n")
     with pytest.raises(UserError, match=r"key 'evaluate.similarity.learning_rate': Input should be greater than 0"):
         load_config(RunConfig, bad)
-    with pytest.raises(UserError, match="neither a file nor a packaged config"):
+    with pytest.raises(UserError, match="config file not found .neither here nor among the packaged"):
         resolve_config_path("configs/pretrain/nope.yaml", "pretrain.recipe")
     with pytest.raises(UserError, match="three phases"):
         parse_config(RunConfig, {"pretrain": {"recipe": {"file": "configs/pretrain/demo.yaml",

@@ -5,64 +5,10 @@ numbers in results.json, a second rerun skips everything, and a changed config i
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import sys
-import time
-from pathlib import Path
 
 import pytest
 
 from rexbert.cli.main import main
-
-TINY = """\
-data: {demo: {size: tiny}}
-tokenizer: {vocab_size: 1024}
-curate:
-  labelling: {labeller: {backend: lexicon}, auditor: {backend: lexicon}}
-pretrain:
-  recipe:
-    file: configs/pretrain/demo.yaml
-    max_steps: 12
-    logging: {every_steps: 1}
-    eval: {every_steps: 6}
-evaluate:
-  mlm: {block_sizes: [128], max_examples: 16}
-  similarity: {max_train_examples: 32, max_test_examples: 32}
-  glue: {tasks: [sst2, stsb], epochs: 1.0, max_train_examples: 16, max_test_examples: 16}
-"""
-
-
-def _rexbert(*args: str) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "rexbert", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, env=env)
-
-
-def _phase1_rows(out: Path) -> int:
-    metrics = out / "pretrain" / "annealed" / "metrics.csv"
-    return max(0, len(metrics.read_text().splitlines()) - 1) if metrics.is_file() else 0
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    root = tmp_path_factory.mktemp("run")
-    config, out = root / "tiny.yaml", root / "out"
-    config.write_text(TINY)
-    first = _rexbert("run", "--config", str(config), "--out", str(out))
-    deadline = time.monotonic() + 900
-    while _phase1_rows(out) < 1 and first.poll() is None and time.monotonic() < deadline:
-        time.sleep(0.2)
-    first.send_signal(signal.SIGTERM)  # a preemption in the middle of phase 1
-    printed = first.communicate(timeout=300)[0]
-    stopped = {"code": first.returncode, "printed": printed,
-               "phase1_marked": (out / "stages" / "phase1.json").exists(),
-               "checkpoints": sorted(p.name for p in (out / "pretrain" / "annealed").glob("phase1_*/checkpoint-*"))}
-    second = _rexbert("run", "--config", str(config), "--out", str(out))
-    resumed = second.communicate(timeout=1800)[0]
-    assert second.returncode == 0, resumed[-3000:]
-    return {"config": config, "out": out, "stopped": stopped, "resumed": resumed}
 
 
 @pytest.mark.slow
@@ -88,7 +34,11 @@ def test_the_report_states_the_numbers_of_results_json(finished_run):
     for figure in ("loss_curves.png", "domain_distribution.png", "figure4_similarity.png"):
         assert (out / "figures" / figure).read_bytes()[:4] == b"\x89PNG"
     records = json.loads((out / "eval" / "results.json").read_text())["records"]
-    assert {r["model"] for r in records} == {"annealed", "control"}
+    # the baselines sit beside the two models: unigram frequency for token recovery, the
+    # packaged all-MiniLM-L6-v2 for similarity
+    assert {r["model"] for r in records if r["task"] == "mlm"} == {"annealed", "control", "frequency"}
+    assert {r["model"] for r in records if r["task"] == "similarity"} == {"annealed", "control",
+                                                                          "all-MiniLM-L6-v2"}
     assert {r["task"].split("/")[0] for r in records} == {"mlm", "similarity", "glue"}
 
     def value(model, task, metric, **axes):
@@ -101,6 +51,8 @@ def test_the_report_states_the_numbers_of_results_json(finished_run):
     assert (f"top-1: annealed {100 * top1['annealed']:.2f}% vs control {100 * top1['control']:.2f}% "
             f"({100 * (top1['annealed'] - top1['control']):+.2f} points") in report
     assert f"Spearman: annealed {rho['annealed']:.4f} vs control {rho['control']:.4f}" in report
+    frequency = value("frequency", "mlm", "top1_accuracy", field="product_title", block_size=128)
+    assert f"recovers {100 * frequency:.2f}% top-1" in report
     # the control started from phase 2 of the annealed run
     control = (out / "pretrain" / "control.yaml").read_text()
     assert f"init_from: {out}/pretrain/annealed/phase2_context/checkpoint-" in control

@@ -174,3 +174,38 @@ def test_serve_command_defaults_to_loopback_and_checks_the_model(tmp_path, capsy
     assert "has no onnx/model.onnx" in error and error.count("\n") == 1
     assert main(["serve", "--model", str(tmp_path), "--max-queue", "0"]) == 2
     assert "--max-queue" in capsys.readouterr().err
+
+
+def test_bf16_weights_stay_within_a_hair_of_fp32(model_folder):
+    server = make_server(model_folder, precision="bf16")
+    assert next(server.backend.model.parameters()).dtype == torch.bfloat16
+    with running(server) as url:
+        body = httpx.post(f"{url}/v1/embeddings", json={"input": TEXTS}, timeout=30).json()
+    vectors = np.array([d["embedding"] for d in body["data"]])
+    reference = _reference_embeddings(model_folder, TEXTS)
+    cosine = (vectors * reference).sum(1)  # both L2-normalised
+    assert cosine.min() > 0.999 and np.abs(vectors - reference).max() > 1e-6  # bf16, and close
+
+
+def test_precisions_belong_to_their_backends(model_folder):
+    from rexbert.errors import UserError
+
+    for backend, precision, hint in (("onnx", "bf16", "torch backend"), ("torch", "int8", "onnx backend")):
+        with pytest.raises(UserError, match=hint):
+            make_server(model_folder, backend=backend, precision=precision)
+
+
+@pytest.mark.parametrize("over_length", ["truncate", "refuse"])
+def test_token_ids_are_the_tokenizers_own(model_folder, over_length):
+    """The server calls the tokenizer's Rust core directly: the ids are what transformers gives."""
+    from transformers import AutoTokenizer
+
+    server = make_server(model_folder, max_length=12, over_length=over_length)
+    texts = ["red cotton shirt for men", "blue silk dress for women with leather shoes and a steel watch"]
+    reference = AutoTokenizer.from_pretrained(str(model_folder))
+    if over_length == "truncate":
+        assert server.tokenize(texts, "input") == reference(texts, truncation=True, max_length=12)["input_ids"]
+    else:
+        assert server.tokenize(texts[:1], "input") == reference(texts[:1])["input_ids"]
+        with pytest.raises(Exception, match=r"'input'\[1\] is 14 tokens"):
+            server.tokenize(texts, "input")

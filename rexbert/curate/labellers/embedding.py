@@ -29,6 +29,7 @@ import yaml
 from rexbert.curate.labellers.base import Label, LabelItem, Labeller
 from rexbert.curate.metrics import best_kappa_threshold
 from rexbert.errors import UserError
+from rexbert.progress import is_terminal
 
 
 def default_model_dir() -> Path:
@@ -192,7 +193,8 @@ class EmbeddingLabeller(Labeller):
                 passages.append(passage)
                 owner.append(index)
         encoded = np.asarray(self.model.encode(passages, batch_size=self.options.batch_size, normalize_embeddings=True,
-                                               show_progress_bar=len(passages) > 512, convert_to_numpy=True))
+                                               show_progress_bar=len(passages) > 512 and is_terminal(),
+                                               convert_to_numpy=True))
         sums = np.zeros((len(texts), encoded.shape[1]))
         np.add.at(sums, np.asarray(owner), encoded)
         # float32, as stored in the disk cache: a stage reading it back computes exactly the same

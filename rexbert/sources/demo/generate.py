@@ -9,10 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_json
+from rexbert.progress import Progress
 from rexbert.sources.demo import corpus, esci, glue, stats, writer
 from rexbert.sources.demo.lexicon import (
     BRAND_HEADS,
@@ -67,12 +66,12 @@ def generate_demo_data(out_dir: str | Path, seed: int = 0, size: str = "small",
     manifest: dict = {"generator_version": GENERATOR_VERSION, "seed": seed, "size": size,
                       "size_spec": asdict(spec), "files": {}, "domains": {}}
 
-    bar = tqdm(total=len(DOMAINS) + 3, desc="demo-data", unit="step", disable=not progress)
+    bar = Progress(total=len(DOMAINS) + 3, desc="demo-data", unit="step", enabled=progress)
     truth_records: list[dict] = []
     commerce_texts: list[str] = []
     other_texts: list[str] = []
     for domain in DOMAINS:
-        bar.set_postfix_str(domain)
+        bar.update(0, detail=domain)
         docs = corpus.build_domain(domain, spec.docs_per_domain, space, seed)
         for shard, start in enumerate(range(0, len(docs), DOCS_PER_SHARD)):
             path = out_dir / "corpus" / domain / f"{domain}_{shard:06d}.jsonl"
@@ -91,7 +90,7 @@ def generate_demo_data(out_dir: str | Path, seed: int = 0, size: str = "small",
     manifest["files"]["truth.jsonl"] = {"rows": len(truth_records),
                                         "bytes": writer.write_jsonl(truth_path, truth_records)}
 
-    bar.set_postfix_str("esci")
+    bar.update(0, detail="esci")
     catalogue, queries, judgments = esci.build_esci(space, seed, spec.queries, spec.filler_products)
     product_columns = esci.product_rows(catalogue, seed)
     products_schema, examples_schema = writer.esci_schemas()
@@ -106,13 +105,13 @@ def generate_demo_data(out_dir: str | Path, seed: int = 0, size: str = "small",
                         "test_queries": sum(q.split == "test" for q in queries)}
     bar.update()
 
-    bar.set_postfix_str("glue")
+    bar.update(0, detail="glue")
     for relative, rows in glue.build_glue(space, seed, spec.glue_train, spec.glue_dev).items():
         path = out_dir / "glue" / relative
         manifest["files"][f"glue/{relative}"] = {"rows": len(rows) - 1, "bytes": writer.write_tsv(path, rows)}
     bar.update()
 
-    bar.set_postfix_str("statistics")
+    bar.update(0, detail="statistics")
     manifest["lexicon"] = {"brands": len(space.brands), "brand_syllable_heads": len(BRAND_HEADS),
                            "product_types": len(PRODUCT_TYPES),
                            "attribute_kinds": len({a for t in PRODUCT_TYPES for a in t.attributes})}
