@@ -19,7 +19,7 @@ the files left behind. The rows follow the reliability promises of docs/reliabil
     domain typos, NaN scores, unparsable labeller answers, folder permissions
 
 `--quick` leaves out the rows that need a whole `rexbert run` (2.3, 2.4, 7.2, 1.3, 8.3), about
-two thirds of the time. Exit status 0 when every row passes, 1 otherwise.
+a third of the time of a full run. Exit status 0 when every row passes, 1 otherwise.
 
     nice -n 15 python benchmarks/fault_matrix.py [--quick] [--only 4. 6.1] [--keep DIR]
 """

@@ -18,7 +18,7 @@ curate:
   labelling: {labeller: {backend: lexicon}, auditor: {backend: lexicon}}
 pretrain:
   recipe:
-    file: configs/pretrain/demo.yaml
+    file: {recipe}
     max_steps: 12
     logging: {every_steps: 1}
     eval: {every_steps: 6}
@@ -27,6 +27,27 @@ evaluate:
   similarity: {max_train_examples: 32, max_test_examples: 32}
   glue: {tasks: [sst2, stsb], epochs: 1.0, max_train_examples: 16, max_test_examples: 16}
 """
+
+
+def tiny_config(folder: Path) -> str:
+    """TINY over the demo recipe with 2,048-token micro-batches and no batch warm-up, written
+    into `folder`.
+
+    Every batch is then two micro-batches, so one process and two torchrun ranks train on the
+    same global batches and their losses can be compared step by step (with one micro-batch per
+    step, two ranks would train on twice the tokens; during a batch warm-up, on a rounded size).
+    """
+    import re
+
+    from rexbert.config.base import packaged_config
+
+    demo = packaged_config("pretrain/demo.yaml").read_text(encoding="utf-8")
+    recipe_text, micro = re.subn(r"micro_batch_tokens: 4096", "micro_batch_tokens: 2048", demo)
+    recipe_text, warmups = re.subn(r"\n\s*batch_warmup: \{[^}]*\}", "", recipe_text)
+    assert (micro, warmups) == (3, 1), "the demo recipe changed: update tiny_config"
+    recipe = folder / "tiny_recipe.yaml"
+    recipe.write_text(recipe_text, encoding="utf-8")
+    return TINY.replace("{recipe}", str(recipe))
 
 
 def rexbert_process(*args: str) -> subprocess.Popen:
@@ -44,7 +65,7 @@ def phase1_rows(out: Path) -> int:
 def finished_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("run")
     config, out = root / "tiny.yaml", root / "out"
-    config.write_text(TINY)
+    config.write_text(tiny_config(root))
     first = rexbert_process("run", "--config", str(config), "--out", str(out))
     deadline = time.monotonic() + 900
     while phase1_rows(out) < 1 and first.poll() is None and time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import TINY, phase1_rows, rexbert_process
+from .conftest import phase1_rows, rexbert_process, tiny_config
 
 
 def _launcher_pid(run_pid: int) -> int | None:
@@ -39,7 +39,7 @@ def _losses(run_dir: Path) -> list[tuple[str, int, float]]:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="torchrun needs a POSIX system")
 def test_two_processes_through_rexbert_run_match_one_and_resume_after_sigterm(finished_run, tmp_path):
     config, out = tmp_path / "ddp.yaml", tmp_path / "out"
-    config.write_text(TINY.replace("pretrain:\n", "pretrain:\n  nproc_per_node: 2\n"))
+    config.write_text(tiny_config(tmp_path).replace("pretrain:\n", "pretrain:\n  nproc_per_node: 2\n"))
     first = rexbert_process("run", "--config", str(config), "--out", str(out))
     deadline, launcher = time.monotonic() + 900, None
     while first.poll() is None and time.monotonic() < deadline and phase1_rows(out) < 1:
