@@ -201,11 +201,12 @@ def loss_curves_png(runs: dict[str, Path]) -> bytes | None:
 
 
 def _phase_offsets(rows: list[dict[str, str]]) -> dict[str, float]:
-    """Tokens a model had seen before each phase of one run (metrics.csv counts per phase)."""
+    """Tokens a model had seen before each phase of one run. metrics.csv counts the run's tokens
+    across its phases, so a phase starts where the one before it ended."""
     offsets, seen = {}, 0.0
     for phase in dict.fromkeys(r["phase"] for r in rows):
         offsets[phase] = seen
-        seen += max((t for t, _ in _series(rows, phase, "tokens")), default=0.0)
+        seen = max((t for t, _ in _series(rows, phase, "tokens")), default=seen)
     return offsets
 
 
@@ -221,8 +222,8 @@ def accuracy_curves(runs: dict[str, Path], start: str) -> dict[str, dict[str, li
     curves: dict[str, dict[str, list[tuple[float, float]]]] = {name: {} for name in sets}
     for name in sets:
         column = f"eval_{name}_accuracy"
-        curves[name][start] = [(offsets[p] + t, v) for p in phases for t, v in _series(base, p, column)]
-        before = [(offsets[p] + t, v) for p in phases[:-1] for t, v in _series(base, p, column)]
+        curves[name][start] = [(t, v) for p in phases for t, v in _series(base, p, column)]
+        before = [(t, v) for p in phases[:-1] for t, v in _series(base, p, column)]
         arm_offset = offsets[phases[-1]] if phases else 0.0
         for arm, rows in rows_by_run.items():
             if arm != start:
@@ -285,8 +286,10 @@ CONTRASTS = (("domain annealing (no Guided MLM either side)", NO_GUIDED, CONTROL
 def _phase3_cost(plan: RunPlan, arm: str, timings: dict[str, float]) -> tuple[str, str]:
     """(phase-3 tokens, seconds) of one arm, from its metrics.csv and stage marker."""
     phase = plan.cfg.pretrain.recipe.phases[-1].name
-    rows = [r for r in _read_metrics(plan.layout.pretrain_run(arm) / "metrics.csv") if r["phase"] == phase]
-    tokens = _float(rows[-1].get("tokens")) if rows else None
+    every = _read_metrics(plan.layout.pretrain_run(arm) / "metrics.csv")
+    rows = [r for r in every if r["phase"] == phase]
+    end = _float(rows[-1].get("tokens")) if rows else None
+    tokens = None if end is None else end - _phase_offsets(every)[phase]
     seconds = timings.get("phase3" if arm == ANNEALED else arm)
     return ("—" if tokens is None else f"{int(tokens):,}", "—" if seconds is None else f"{seconds:.0f}")
 

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from rexbert.cli.main import main
+from rexbert.evaluate.stats import ratio_interval
 
 
 @pytest.mark.slow
@@ -53,6 +55,17 @@ def test_the_report_states_the_numbers_of_results_json(finished_run):
     assert f"Spearman: annealed {rho['annealed']:.4f} vs control {rho['control']:.4f}" in report
     frequency = value("frequency", "mlm", "top1_accuracy", field="product_title", block_size=128)
     assert f"recovers {100 * frequency:.2f}% top-1" in report
+    # the verdict's interval is the paired bootstrap of the per-example files beside results.json
+    hits = {m: np.load(out / "eval" / next(r["examples"] for r in records if r["model"] == m
+                                           and r["task"] == "mlm" and r["axes"].get("field") == "product_title"))
+            for m in ("annealed", "control")}
+    part = {m: json.loads(str(hits[m]["index"])) for m in hits}
+    name = {m: next(p["name"] for p in part[m] if p["axes"] == {"field": "product_title", "block_size": 128})
+            for m in hits}
+    a, c = ((hits[m][f"{name[m]}.hits@1"], hits[m][f"{name[m]}.masked"]) for m in ("annealed", "control"))
+    interval = ratio_interval(a[0], a[1], c[0], c[1])
+    assert interval.value == pytest.approx(top1["annealed"] - top1["control"], abs=1e-9)
+    assert f"95% CI [{100 * interval.low:+.2f}, {100 * interval.high:+.2f}]" in report
     # the control started from phase 2 of the annealed run
     control = (out / "pretrain" / "control.yaml").read_text()
     assert f"init_from: {out}/pretrain/annealed/phase2_context/checkpoint-" in control
