@@ -222,6 +222,16 @@ def deep_merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def changed_values(old: Any, new: Any, sort_keys: bool = True, prefix: str = "") -> list[tuple[str, Any, Any]]:
+    """(dotted key, old, new) for every value where two nested mappings differ; keys sorted, or
+    in the order the mappings give them."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return [] if old == new else [(prefix.rstrip("."), old, new)]
+    keys = sorted(set(old) | set(new)) if sort_keys else list(dict.fromkeys([*old, *new]))
+    return [change for key in keys
+            for change in changed_values(old.get(key), new.get(key), sort_keys, f"{prefix}{key}.")]
+
+
 def flag_names(parser: argparse.ArgumentParser, group: str = "cfg") -> dict[str, str]:
     """Dotted path → option string for the generated flags of `group` on `parser`."""
     prefix = f"{group}:"

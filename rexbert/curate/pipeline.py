@@ -39,6 +39,7 @@ from typing import Any
 from datatrove.executor import LocalPipelineExecutor
 
 from rexbert import outputs
+from rexbert.config.flags import changed_values
 from rexbert.curate.config import CurateConfig
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_json, atomic_write_text, iter_jsonl, read_json, write_jsonl
@@ -225,14 +226,13 @@ class Workspace:
         return read_json(path) if path.is_file() else None
 
 
-def _differences(old: Any, new: Any, prefix: str = "") -> list[str]:
-    if isinstance(old, dict) and isinstance(new, dict):
-        keys = sorted(set(old) | set(new))
-        return [d for k in keys for d in _differences(old.get(k), new.get(k), f"{prefix}{k}.")]
-    if old == new:
-        return []
-    shown = [text if len(text) <= 60 else text[:57] + "..." for text in (json.dumps(old), json.dumps(new))]
-    return [f"{prefix.rstrip('.')}: {shown[0]} → {shown[1]}"]
+def _differences(old: Any, new: Any) -> list[str]:
+    return [f"{key}: {_shown(a)} → {_shown(b)}" for key, a, b in changed_values(old, new)]
+
+
+def _shown(value: Any) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def reconcile(ws: Workspace, run: RunSettings, forced: str | None = None) -> None:

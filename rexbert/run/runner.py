@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rexbert import outputs
+from rexbert.config.flags import changed_values
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_json, read_json
 
@@ -81,16 +82,9 @@ def stage_timings(out: Path) -> dict[str, float]:
     return {m["stage"]: float(m["seconds"]) for m in markers}
 
 
-def _changes(old: dict, new: dict, prefix: str = "") -> list[str]:
-    keys = sorted(set(old) | set(new))
-    found = []
-    for key in keys:
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            found += _changes(a, b, f"{prefix}{key}.")
-        elif a != b:
-            found.append(f"{prefix}{key}: {json.dumps(a, default=str)} → {json.dumps(b, default=str)}")
-    return found
+def _changes(old: dict, new: dict) -> list[str]:
+    return [f"{key}: {json.dumps(a, default=str)} → {json.dumps(b, default=str)}"
+            for key, a, b in changed_values(old, new)]
 
 
 def check_unchanged(out: Path, stages: Sequence[Stage], start_from: str | None) -> None:

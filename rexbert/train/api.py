@@ -25,6 +25,7 @@ import torch
 import yaml
 
 from rexbert import outputs
+from rexbert.config.flags import changed_values
 from rexbert.errors import UserError
 from rexbert.fileio import atomic_write_text, read_json
 from rexbert.train import checkpointing as ckpt
@@ -172,16 +173,8 @@ def select_phases(cfg: PretrainConfig, phases: list[str] | None) -> list[str]:
     return [name for name in names if name in phases]
 
 
-def _differences(old: dict, new: dict, prefix: str = "") -> list[str]:
-    keys = list(dict.fromkeys([*old, *new]))
-    found = []
-    for key in keys:
-        a, b = old.get(key), new.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            found += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            found.append(f"{prefix}{key} (run: {a!r}, now: {b!r})")
-    return found
+def _differences(old: dict, new: dict) -> list[str]:
+    return [f"{key} (run: {a!r}, now: {b!r})" for key, a, b in changed_values(old, new, sort_keys=False)]
 
 
 def open_run_dir(cfg: PretrainConfig, run_dir: Path, resume: bool, dist: DistInfo, source: str) -> Path:
