@@ -30,7 +30,7 @@ evaluate:
 
 
 def tiny_config(folder: Path) -> str:
-    """TINY over the demo recipe with 2,048-token micro-batches and no batch warm-up, written
+    """TINY over the demo recipe with 2,048-token micro-batches (and no batch warm-up), written
     into `folder`.
 
     Every batch is then two micro-batches, so one process and two torchrun ranks train on the
@@ -43,8 +43,8 @@ def tiny_config(folder: Path) -> str:
 
     demo = packaged_config("pretrain/demo.yaml").read_text(encoding="utf-8")
     recipe_text, micro = re.subn(r"micro_batch_tokens: 4096", "micro_batch_tokens: 2048", demo)
-    recipe_text, warmups = re.subn(r"\n\s*batch_warmup: \{[^}]*\}", "", recipe_text)
-    assert (micro, warmups) == (3, 1), "the demo recipe changed: update tiny_config"
+    recipe_text = re.sub(r"\n\s*batch_warmup: \{[^}]*\}", "", recipe_text)
+    assert micro == 3, "the demo recipe changed: update tiny_config"
     recipe = folder / "tiny_recipe.yaml"
     recipe.write_text(recipe_text, encoding="utf-8")
     return TINY.replace("{recipe}", str(recipe))

@@ -31,7 +31,8 @@ def test_run_config_and_its_references_validate(path):
 def test_the_embedded_default_is_the_demo_file():
     default = read_run_config(None)
     assert default == load_config(RunConfig, next(p for p in RUN_CONFIGS if p.stem == "demo"))
-    assert default.tokenizer.vocab_size == 4096 and default.evaluate.mlm.max_examples == 400
+    assert default.tokenizer.vocab_size == 4096 and default.evaluate.mlm.max_examples == 1000
+    assert default.evaluate.similarity.max_train_examples is None  # every demo pair (docs/run.md)
     # a section left out keeps the stage's own default: one place for each value
     assert parse_config(RunConfig, {}).evaluate.mlm == MlmSettings()
     assert parse_config(RunConfig, {}).curate == CurateConfig()
