@@ -32,6 +32,7 @@ from pathlib import Path
 import yaml
 
 from rexbert.config.base import read_yaml, resolve_config_path
+from rexbert.evaluate.report import difference_cell
 from rexbert.evaluate.results import load_results
 from rexbert.render import Table, markdown_table
 from rexbert.run.config import DEFAULT_RUN_CONFIG
@@ -68,16 +69,14 @@ def run_one(source: Path, work: Path, threads: int, seed: int, verdict_only: boo
     return out
 
 
-def _interval(interval, scale: float, digits: int) -> str:
-    if interval is None:
-        return "n/a"
-    return interval.format(scale, digits) + (" *" if interval.excludes_zero else "")
+def _percent(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.2f}"
 
 
 def row(threads: int, seed: int, out: Path, verdict: Verdict) -> list[str]:
     top1 = verdict.title_top1
-    return [str(threads), str(seed), f"{100 * (top1.get('annealed') or 0):.2f}", f"{100 * (top1.get('control') or 0):.2f}",
-            _interval(verdict.top1_difference, 100, 2), _interval(verdict.spearman_difference, 1, 4),
+    return [str(threads), str(seed), _percent(top1.get("annealed")), _percent(top1.get("control")),
+            difference_cell(verdict.top1_difference, 100, 2), difference_cell(verdict.spearman_difference, 1, 4),
             "met" if verdict.target_met else "NOT met", f"{sum(stage_timings(out).values()):.0f}"]
 
 

@@ -40,7 +40,7 @@ from pathlib import Path
 from real_text_inputs import RUN_CONFIG, build_inputs
 
 from rexbert.evaluate.api import MINILM_NAME
-from rexbert.evaluate.report import find_record, paired_difference, seed_sd
+from rexbert.evaluate.report import difference_cell, find_record, paired_difference, seed_sd
 from rexbert.evaluate.results import Results, load_results
 from rexbert.evaluate.stats import Interval
 from rexbert.evaluate.token_recovery import FrequencyBaseline
@@ -102,12 +102,6 @@ def _cell(value: float | None, scale: float, digits: int, sd: float | None = Non
     return text if sd is None else f"{text} ± {scale * sd:.{digits}f}"
 
 
-def _interval_cell(interval: Interval | None, scale: float, digits: int) -> str:
-    if interval is None or not math.isfinite(interval.low):
-        return "n/a"
-    return interval.format(scale, digits) + (" *" if interval.excludes_zero else "")
-
-
 def differences(results: Results, other: str) -> list[Interval | None]:
     """annealed − `other` on every column, with its paired interval (None where not scored)."""
     return [paired_difference(results, ANNEALED, other, task, metric, **axes)
@@ -125,7 +119,7 @@ def comparison_table(results: Results) -> Table:
     for other in (CONTROL, FREQUENCY):
         found = differences(results, other)
         table.rows.append([f"Δ annealed − {other}", *(
-            _interval_cell(interval, column[4], column[5]) if interval is not None else "—"
+            difference_cell(interval, column[4], column[5]) if interval is not None else "—"
             for interval, column in zip(found, COLUMNS, strict=True))])
     table.notes.append("Δ: paired bootstrap 95% interval (titles resampled for top-k, queries for "
                        "Spearman); * marks an interval that excludes 0. Fine-tuned: mean ± s.d. "
@@ -144,10 +138,10 @@ def targets(results: Results) -> list[dict]:
         {"target": f"annealed title top-1 ≥ {100 * TOP1_TARGET:.0f}%",
          "measured": _cell(top1, 100, 2) + "%", "met": top1 is not None and top1 >= TOP1_TARGET},
         {"target": f"top-1 ≥ control + {MARGIN_POINTS:.0f} points, interval above 0",
-         "measured": _interval_cell(gain, 100, 2),
+         "measured": difference_cell(gain, 100, 2),
          "met": gain is not None and 100 * gain.value >= MARGIN_POINTS and above[0]},
         {"target": "fine-tuned Spearman above the control, interval above 0",
-         "measured": _interval_cell(rho, 1, 4), "met": above[1]},
+         "measured": difference_cell(rho, 1, 4), "met": above[1]},
     ]
 
 
